@@ -1,0 +1,207 @@
+"""Runs and their journal: the audit trail of every change a sync or undo applied or refused.
+
+A change is journaled as `unknown` and committed *before* it is sent, then settled (`done`,
+`conflict`, `failed`) once the connector answers; a crash in between leaves a visible `unknown`,
+never a silent half-sync. Nothing here is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tui_sync.cache import Cache, now_utc
+from tui_sync.model import Change, ChangeResult, Field, Side
+
+RunKind = str  # "sync" | "undo" | "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    seq: int
+    sku: str
+    side: Side
+    item_id: str | None
+    field: Field | None
+    before: str | None
+    after: str | None
+    result: ChangeResult
+    reason: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "sku": self.sku,
+            "side": self.side,
+            "field": self.field,
+            "before": _json_value(self.field, self.before),
+            "after": _json_value(self.field, self.after),
+            "result": self.result,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: str
+    pair: str
+    kind: RunKind
+    target: Side | None
+    fields: str
+    started: str
+    finished: str | None
+    state: str
+    undoes: str | None
+    changes: list[JournalEntry] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "pair": self.pair,
+            "kind": self.kind,
+            "started": self.started,
+            "finished": self.finished,
+            "state": self.state,
+            "changes": [c.as_json() for c in self.changes],
+        }
+
+    def count(self, result: str) -> int:
+        return sum(1 for c in self.changes if c.result == result)
+
+
+def _json_value(field_name: Field | None, text: str | None) -> object:
+    """Quantities as JSON numbers, money as decimal strings (never floats)."""
+    if text is None or field_name != "quantity":
+        return text
+    return int(text)
+
+
+def value_text(value: int | Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def start_run(
+    cache: Cache,
+    pair: str,
+    kind: RunKind,
+    target: Side | None,
+    fields: str,
+    undoes: str | None = None,
+) -> str:
+    """A new run id `r-YYYYMMDD-NNNN` (numbered per day), recorded as running by this process."""
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    with cache.transaction() as conn:
+        last = conn.execute(
+            "SELECT max(run_id) FROM runs WHERE run_id LIKE ?", (f"r-{day}-%",)
+        ).fetchone()[0]
+        number = int(str(last).rsplit("-", 1)[1]) + 1 if last else 1
+        run_id = f"r-{day}-{number:04d}"
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            (run_id, pair, kind, target, fields, now_utc(), f"running:{os.getpid()}", undoes),
+        )
+    return run_id
+
+
+def journal_changes(cache: Cache, run_id: str, changes: list[Change], first_seq: int) -> None:
+    """Write the changes about to be sent as `unknown`, committed before any is sent."""
+    at = now_utc()
+    with cache.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unknown', NULL, ?)",
+            [
+                (
+                    run_id,
+                    first_seq + i,
+                    c.sku,
+                    c.side,
+                    c.item_id,
+                    c.field,
+                    value_text(c.before),
+                    value_text(c.after),
+                    at,
+                )
+                for i, c in enumerate(changes)
+            ],
+        )
+
+
+def record_refusals(cache: Cache, run_id: str, rows: list[tuple[str, Side, Field | None, str]],
+                    first_seq: int) -> None:
+    at = now_utc()
+    with cache.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO journal VALUES (?, ?, ?, ?, NULL, ?, NULL, NULL, 'refused', ?, ?)",
+            [
+                (run_id, first_seq + i, sku, side, field_name, reason, at)
+                for i, (sku, side, field_name, reason) in enumerate(rows)
+            ],
+        )
+
+
+def settle(cache: Cache, run_id: str, seq: int, result: ChangeResult, reason: str | None) -> None:
+    cache.conn.execute(
+        "UPDATE journal SET result = ?, reason = ?, at = ? WHERE run_id = ? AND seq = ?",
+        (result, reason, now_utc(), run_id, seq),
+    )
+
+
+def finish_run(cache: Cache, run_id: str) -> str:
+    """Close a run: `done` when every attempted write was done, else `partial`."""
+    unsettled = cache.conn.execute(
+        "SELECT count(*) FROM journal WHERE run_id = ? AND result IN ('conflict', 'failed', "
+        "'unknown')",
+        (run_id,),
+    ).fetchone()[0]
+    state = "done" if unsettled == 0 else "partial"
+    cache.conn.execute(
+        "UPDATE runs SET state = ?, finished = ? WHERE run_id = ?", (state, now_utc(), run_id)
+    )
+    return state
+
+
+def _state(raw: str) -> str:
+    """A run still marked running by a process that is gone was interrupted."""
+    if not raw.startswith("running:"):
+        return raw
+    pid = int(raw.split(":", 1)[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        return "running"
+    return "running"
+
+
+def runs(cache: Cache, pair: str | None = None, run_id: str | None = None,
+         limit: int | None = None) -> list[Run]:
+    """Runs newest first, each with its journal."""
+    where, args = [], []
+    if pair:
+        where.append("pair = ?")
+        args.append(pair)
+    if run_id:
+        where.append("run_id = ?")
+        args.append(run_id)
+    sql = "SELECT run_id, pair, kind, target, fields, started, finished, state, undoes FROM runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY started DESC, run_id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    found = []
+    for r in cache.conn.execute(sql, args).fetchall():
+        entries = [
+            JournalEntry(int(seq), sku, side, item_id, fld, before, after, result, reason)
+            for seq, sku, side, item_id, fld, before, after, result, reason in cache.conn.execute(
+                "SELECT seq, sku, side, item_id, field, before, after, result, reason "
+                "FROM journal WHERE run_id = ? ORDER BY seq",
+                (r[0],),
+            )
+        ]
+        found.append(
+            Run(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], _state(r[7]), r[8], entries)
+        )
+    return found

@@ -1,0 +1,192 @@
+"""The words of DESIGN.md section 1 as plain dataclasses: what flows from connectors to the grid.
+
+Nothing here does I/O. Money is always `Decimal`; quantities are whole units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+Side = Literal["store", "backoffice"]
+SIDES: tuple[Side, Side] = ("store", "backoffice")
+
+Field = Literal["quantity", "price", "cost"]
+FIELDS: tuple[Field, ...] = ("quantity", "price", "cost")
+
+# The cell codes of DESIGN.md section 4, in the order the grid and `diff --json` show them.
+CODES: tuple[str, ...] = ("N", "NS", "IV", "B", "Q", "QP", "QN", "P", "C")
+CODE_MEANING: dict[str, str] = {
+    "N": "name differs",
+    "NS": "name differs only by the appended SKU",
+    "IV": "variant structure differs",
+    "B": "brand differs",
+    "Q": "quantity differs",
+    "QP": "quantity differs by the pending orders",
+    "QN": "back-office quantity is negative",
+    "P": "price differs",
+    "C": "cost differs",
+}
+
+Cell = Literal["S", "N", "-"]
+
+
+class Status(StrEnum):
+    """A row's verdict. Declaration order is precedence order (first wins)."""
+
+    BASE = "base"
+    STORE_ONLY = "store_only"
+    BACKOFFICE_ONLY = "backoffice_only"
+    DUPLICATE_SKU = "duplicate_sku"
+    IN_ORDERS = "in_orders"
+    OUT_OF_SYNC = "out_of_sync"
+    IN_SYNC = "in_sync"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.BASE: "Base",
+    Status.STORE_ONLY: "Store only",
+    Status.BACKOFFICE_ONLY: "Back office only",
+    Status.DUPLICATE_SKU: "Duplicate SKU",
+    Status.IN_ORDERS: "In Orders",
+    Status.OUT_OF_SYNC: "Out of sync",
+    Status.IN_SYNC: "In sync",
+}
+
+
+def other_side(side: Side) -> Side:
+    return "backoffice" if side == "store" else "store"
+
+
+def side_label(side: Side) -> str:
+    return "store" if side == "store" else "back office"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One sellable SKU on one side, or a base item (a parent that only groups variants)."""
+
+    id: str
+    sku: str | None
+    name: str
+    brand: str | None = None
+    quantity: int | None = None
+    price: Decimal | None = None
+    cost: Decimal | None = None
+    parent_id: str | None = None
+    is_base: bool = False
+    # Variant options as (name, value) pairs, e.g. (("Color", "Red"), ("Size", "M")).
+    options: tuple[tuple[str, str], ...] = ()
+    # The connector's concurrency token (QuickBooks SyncToken, a version counter, ...).
+    version: str | None = None
+
+    def value(self, field_name: Field) -> int | Decimal | None:
+        if field_name == "quantity":
+            return self.quantity
+        if field_name == "price":
+            return self.price
+        return self.cost
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLine:
+    """One line of a store order that takes stock and that the back office has not posted yet."""
+
+    order_id: str
+    sku: str
+    quantity: int
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a connector can read and write; the plan and the cells honour it."""
+
+    writable: frozenset[Field] = frozenset({"quantity", "price", "cost"})
+    # True when one call can write several fields of one item; False means one field per call.
+    multi_field_write: bool = True
+    batch_size: int = 50
+    # False for stores such as BigCommerce, whose inventory level cannot go below zero.
+    negative_quantity: bool = False
+    has_brand: bool = True
+    has_cost: bool = True
+    has_options: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field write of a plan: the value read before and the value to write."""
+
+    sku: str
+    side: Side
+    item_id: str
+    field: Field
+    before: int | Decimal | None
+    after: int | Decimal | None
+    version: str | None = None
+
+
+ChangeResult = Literal["done", "conflict", "refused", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a connector says of one change it was asked to write."""
+
+    change: Change
+    result: ChangeResult
+    reason: str | None = None
+    # The item's concurrency token after the write, when the connector knows it.
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A field of a selected row that the plan will not write, and why (never silent)."""
+
+    sku: str
+    field: Field | None
+    reason: str
+
+
+@dataclass(slots=True)
+class Plan:
+    pair: str
+    target: Side
+    fields: tuple[Field, ...]
+    changes: list[Change] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    # Selected rows whose fields already agree: nothing to write.
+    unchanged: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the discrepancy grid: a match (or an unmatched item) with its cells."""
+
+    pos: int
+    key: str
+    sku: str
+    name: str
+    status: Status
+    cells: dict[str, Cell]
+    store: Item | None
+    backoffice: Item | None
+    pending_quantity: int = 0
+
+    def side(self, side: Side) -> Item | None:
+        return self.store if side == "store" else self.backoffice
+
+    @property
+    def is_out_of_sync(self) -> bool:
+        return any(self.cells[c] == "N" for c in ("Q", "QN", "P", "C"))

@@ -1,0 +1,265 @@
+"""Items of both sides -> rows with cells and a status (DESIGN.md section 4), in SQL.
+
+Two steps, so that a sync can re-score just the rows it touched:
+1. *pairing* (full reconcile only): items are joined by matching key (normalised SKU, or a manual
+   mapping), duplicates paired by their order within the key, and numbered in SKU order (`pos`);
+2. *scoring*: one SELECT computes every cell and the status from the paired items. The full
+   reconcile inserts its result; `rescore` re-runs it on chosen rows in place, keeping `pos`.
+
+Everything item-level that would be awkward in SQL (name folding, the name without an appended
+SKU, the variant signature, money in integer millionths) was computed at refresh (cache.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tui_sync.cache import MICROS, Cache, options_text
+from tui_sync.model import Capabilities, Row, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What scoring needs to know besides the items."""
+
+    price_tolerance: Decimal = Decimal("0.005")
+    store: Capabilities = field(default_factory=Capabilities)
+    backoffice: Capabilities = field(default_factory=lambda: Capabilities(negative_quantity=True))
+
+    @property
+    def tolerance_micros(self) -> int:
+        return int((self.price_tolerance * MICROS).to_integral_value())
+
+
+# Pairing: one row per (key, ordinal within key) over both sides; a key with several items on a
+# side gets one row per item, so every item is visible, and the row is marked duplicate. Each side
+# is first numbered into an indexed temp table, so the join is two index lookups per item.
+def _numbered_side(table: str, side: str, mkey: str, joins: str = "") -> tuple[str, ...]:
+    """A side's items with their matching key; k numbers the items of a duplicated key.
+
+    Window functions would number every item; duplicates are rare, so only they get counted.
+    """
+    return (
+        f"""
+        CREATE TEMP TABLE {table} AS
+        SELECT i.rowid AS rid, {mkey} AS mkey, i.sku_key AS own_key, i.sku, i.name, i.id,
+               1 AS k, 1 AS n
+        FROM items AS i {joins}
+        WHERE i.pair = :pair AND i.side = '{side}'
+        """,
+        f"CREATE INDEX temp.{table}_key ON {table} (mkey, k)",
+        f"""
+        UPDATE {table} SET
+            n = (SELECT count(*) FROM {table} AS o WHERE o.mkey = {table}.mkey),
+            k = (SELECT count(*) FROM {table} AS o
+                 WHERE o.mkey = {table}.mkey AND o.id <= {table}.id)
+        WHERE mkey IN (SELECT mkey FROM {table} GROUP BY mkey HAVING count(*) > 1)
+        """,
+    )
+
+
+_PAIRING = (
+    *_numbered_side(
+        "side_s",
+        "store",
+        "COALESCE(m.backoffice_key, i.sku_key)",
+        "LEFT JOIN mappings AS m ON m.pair = i.pair AND m.store_key = i.sku_key",
+    ),
+    *_numbered_side("side_b", "backoffice", "i.sku_key"),
+    """
+    CREATE TEMP TABLE pending_sum AS
+    SELECT sku_key, SUM(quantity) AS quantity FROM pending WHERE pair = :pair GROUP BY sku_key
+    """,
+    "CREATE UNIQUE INDEX temp.pending_sum_key ON pending_sum (sku_key)",
+)
+# The paired rows, numbered in key order; scored straight into `rows` by `reconcile`.
+_PAIRED = """
+    WITH joined AS (
+        SELECT s.rid AS store_rid, b.rid AS backoffice_rid, s.mkey, s.k,
+               1 + CASE WHEN b.rid IS NOT NULL OR EXISTS (
+                   SELECT 1 FROM side_b AS o WHERE o.mkey = s.mkey) THEN 2 ELSE 0 END AS sides,
+               s.n > 1 OR COALESCE(b.n, (SELECT max(o.n) FROM side_b AS o
+                                         WHERE o.mkey = s.mkey), 0) > 1 AS duplicate,
+               s.own_key AS pending_key, trim(COALESCE(s.sku, '')) AS sku, s.name
+        FROM side_s AS s LEFT JOIN side_b AS b ON b.mkey = s.mkey AND b.k = s.k
+        UNION ALL
+        SELECT NULL, b.rid, b.mkey, b.k,
+               2 + CASE WHEN EXISTS (SELECT 1 FROM side_s AS o WHERE o.mkey = b.mkey)
+                   THEN 1 ELSE 0 END,
+               b.n > 1 OR COALESCE((SELECT max(o.n) FROM side_s AS o
+                                    WHERE o.mkey = b.mkey), 0) > 1,
+               b.own_key, trim(COALESCE(b.sku, '')), b.name
+        FROM side_b AS b
+        WHERE NOT EXISTS (SELECT 1 FROM side_s AS o WHERE o.mkey = b.mkey AND o.k = b.k)
+    )
+    SELECT :pair AS pair,
+           row_number() OVER (ORDER BY j.mkey, j.k) - 1 AS pos,
+           CASE WHEN j.k = 1 THEN j.mkey ELSE j.mkey || '#' || j.k END AS key,
+           j.sku, j.name, j.store_rid, j.backoffice_rid, j.sides, j.duplicate,
+           COALESCE(p.quantity, 0) AS pending
+    FROM joined AS j
+    LEFT JOIN pending_sum AS p ON p.sku_key = j.pending_key
+"""
+_PAIRING_TEMP_TABLES = ("side_s", "side_b", "pending_sum")
+
+# Scoring. `src` is either temp.paired (full reconcile) or rows itself (rescore); both carry the
+# pairing columns. `cells` computes the codes, the outer SELECT the status from them.
+_SCORING = """
+WITH cells AS (
+    SELECT src.pair, src.pos, src.key, src.sku, src.name, src.store_rid, src.backoffice_rid,
+           src.sides, src.duplicate, src.pending,
+           s.rowid IS NOT NULL AND b.rowid IS NOT NULL AS matched,
+           COALESCE(s.is_base, 0) OR COALESCE(b.is_base, 0) AS base,
+           src.sides = 2 AS backoffice_only, src.sides = 1 AS store_only,
+           s.name_key = b.name_key AS same_name, s.name_bare = b.name_bare AS same_bare,
+           s.variant_sig = b.variant_sig AS same_variants,
+           lower(trim(COALESCE(s.brand, ''))) = lower(trim(COALESCE(b.brand, ''))) AS same_brand,
+           s.quantity AS sq, b.quantity AS bq, s.price_u AS sp, b.price_u AS bp,
+           s.cost_u AS sc, b.cost_u AS bc
+    FROM {src} AS src
+    LEFT JOIN items AS s ON s.rowid = src.store_rid
+    LEFT JOIN items AS b ON b.rowid = src.backoffice_rid
+    WHERE src.pair = :pair {where}
+), coded AS (
+    SELECT *,
+        CASE WHEN NOT matched THEN '-' WHEN same_name OR NOT same_bare THEN 'S' ELSE 'N' END
+            AS c_ns,
+        CASE WHEN NOT matched THEN '-' WHEN same_name OR same_bare THEN 'S' ELSE 'N' END AS c_n,
+        CASE WHEN NOT matched OR NOT :options THEN '-' WHEN same_variants THEN 'S' ELSE 'N' END
+            AS c_iv,
+        CASE WHEN NOT matched OR NOT :brand THEN '-' WHEN same_brand THEN 'S' ELSE 'N' END
+            AS c_b,
+        CASE WHEN NOT matched OR base OR bq IS NULL THEN '-' WHEN bq < 0 THEN 'N' ELSE 'S' END
+            AS c_qn,
+        CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
+             WHEN bq >= 0 AND sq <> bq AND pending > 0 AND bq - sq = pending THEN 'N'
+             ELSE 'S' END AS c_qp,
+        CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
+             WHEN bq >= 0 AND sq <> bq AND NOT (pending > 0 AND bq - sq = pending) THEN 'N'
+             ELSE 'S' END AS c_q,
+        CASE WHEN NOT matched OR base OR (sp IS NULL AND bp IS NULL) THEN '-'
+             WHEN sp IS NULL OR bp IS NULL OR abs(sp - bp) > :tolerance THEN 'N'
+             ELSE 'S' END AS c_p,
+        CASE WHEN NOT matched OR base OR NOT :cost OR sc IS NULL OR bc IS NULL THEN '-'
+             WHEN sc <> bc THEN 'N' ELSE 'S' END AS c_c
+    FROM cells
+)
+SELECT pair, pos, key, sku, name,
+       CASE WHEN base THEN 'base'
+            WHEN store_only THEN 'store_only'
+            WHEN backoffice_only THEN 'backoffice_only'
+            WHEN duplicate THEN 'duplicate_sku'
+            WHEN pending > 0 THEN 'in_orders'
+            WHEN 'N' IN (c_q, c_qn, c_p, c_c) THEN 'out_of_sync'
+            ELSE 'in_sync' END AS status,
+       store_rid, backoffice_rid, sides, duplicate, pending,
+       c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c
+FROM coded
+"""
+
+_ROW_COLUMNS = (
+    "pair, pos, key, sku, name, status, store_rid, backoffice_rid, sides, duplicate, pending, "
+    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c"
+)
+
+
+def _params(pair: str, policy: Policy) -> dict[str, object]:
+    both = (policy.store, policy.backoffice)
+    return {
+        "pair": pair,
+        "tolerance": policy.tolerance_micros,
+        "options": all(c.has_options for c in both),
+        "brand": all(c.has_brand for c in both),
+        "cost": all(c.has_cost for c in both),
+    }
+
+
+def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
+    """Rebuild every row of a pair from its cached items; returns the row count."""
+    params = _params(pair, policy)
+    with cache.transaction() as conn:
+        for table in _PAIRING_TEMP_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        for statement in _PAIRING:
+            conn.execute(statement, {"pair": pair})
+        conn.execute("DELETE FROM rows WHERE pair = :pair", params)
+        conn.execute(
+            f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=f"({_PAIRED})", where=""),
+            params,
+        )
+        for table in _PAIRING_TEMP_TABLES:
+            conn.execute(f"DROP TABLE temp.{table}")
+        count = conn.execute("SELECT count(*) FROM rows WHERE pair = ?", (pair,)).fetchone()[0]
+    return int(count)
+
+
+def rescore(cache: Cache, pair: str, policy: Policy, positions: Sequence[int]) -> None:
+    """Recompute cells and status of some rows after their items' values changed (a sync)."""
+    params = _params(pair, policy)
+    chunk = 500
+    with cache.transaction() as conn:
+        for start in range(0, len(positions), chunk):
+            part = [int(p) for p in positions[start : start + chunk]]
+            where = f"AND src.pos IN ({', '.join(map(str, part))})"
+            conn.execute(
+                f"INSERT OR REPLACE INTO rows ({_ROW_COLUMNS}) "
+                + _SCORING.format(src="rows", where=where),
+                params,
+            )
+
+
+def _names(label: str, store: object, backoffice: object) -> str:
+    return f"{label} {store} in store, {backoffice} in backoffice"
+
+
+def reasons(row: Row) -> list[str]:
+    """Why a row has its status and each of its N cells, in words a seller reads."""
+    s, b = row.store, row.backoffice
+    out: list[str] = []
+    if row.status is Status.BASE:
+        out.append("base product: it only groups variants; its variants sync, it does not")
+    elif row.status is Status.STORE_ONLY:
+        out.append(f"only in the store: no back-office item has SKU {row.sku!r}")
+    elif row.status is Status.BACKOFFICE_ONLY:
+        out.append(f"only in the back office: no store item has SKU {row.sku!r}")
+    elif row.status is Status.DUPLICATE_SKU:
+        out.append(f"SKU {row.sku!r} is on several items of one side: resolve it before syncing")
+    if row.pending_quantity:
+        out.append(
+            f"{row.pending_quantity} in orders not yet posted to the back office: "
+            "quantity waits until they are"
+        )
+    if s is None or b is None:
+        return out
+    cells = row.cells
+    if cells["N"] == "N":
+        out.append(_names("name", repr(s.name), repr(b.name)))
+    if cells["NS"] == "N":
+        out.append("name differs only by the SKU appended to one side (intentional)")
+    if cells["IV"] == "N":
+        if s.is_base or b.is_base:
+            out.append("variants differ (count or options) between the sides")
+        else:
+            out.append(
+                _names(
+                    "options", options_text(s.options) or "none", options_text(b.options) or "none"
+                )
+            )
+    if cells["B"] == "N":
+        out.append(_names("brand", repr(s.brand or ""), repr(b.brand or "")))
+    if cells["Q"] == "N":
+        out.append(_names("quantity", s.quantity, b.quantity))
+    if cells["QP"] == "N":
+        out.append(
+            _names("quantity", s.quantity, b.quantity)
+            + f": the {row.pending_quantity} in pending orders explain it"
+        )
+    if cells["QN"] == "N":
+        out.append(f"quantity {b.quantity} in backoffice: negative, a store cannot take it")
+    if cells["P"] == "N":
+        out.append(_names("price", s.price, b.price))
+    if cells["C"] == "N":
+        out.append(_names("cost", s.cost, b.cost))
+    return out

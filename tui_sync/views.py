@@ -1,0 +1,170 @@
+"""Reading reconciled rows: the views of the grid, their counts, and rows for `diff`.
+
+A view is a WHERE clause over `rows`. `ViewRows` holds only the positions of its rows (a range for
+the unfiltered All view, else a compact int array built by one indexed query) and reads the rows
+it is asked for a page at a time, so the grid costs the same for 2,000 rows or 1,000,000.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from tui_sync.cache import ITEM_WIDTH, Cache, item_from_row, item_select
+from tui_sync.model import CODES, Cell, Row, Status
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    key: str
+    label: str
+    short: str  # for narrow terminals
+    where: str  # SQL over the rows table (alias r)
+
+
+VIEWS: tuple[View, ...] = (
+    View("all", "All", "All", "1"),
+    View("out_of_sync", "Out of sync", "Out", "r.status = 'out_of_sync'"),
+    View("price", "Price out of sync", "Price", "r.c_p = 'N'"),
+    View("quantity", "Quantity out of sync", "Qty", "'N' IN (r.c_q, r.c_qp, r.c_qn)"),
+    View("in_orders", "In orders", "Orders", "r.status = 'in_orders'"),
+    View("base", "Base", "Base", "r.status = 'base'"),
+    View("unmatched", "Unmatched", "Unmatch", "r.status IN ('store_only', 'backoffice_only')"),
+)
+VIEW_BY_KEY = {v.key: v for v in VIEWS}
+
+_CODE_COLUMNS = ", ".join(f"r.c_{c.lower()}" for c in CODES)
+_ROW_SELECT = (
+    f"SELECT r.pos, r.key, r.sku, r.name, r.status, r.pending, {_CODE_COLUMNS}, "
+    f"{item_select('s')}, {item_select('b')} "
+    "FROM rows AS r "
+    "LEFT JOIN items AS s ON s.rowid = r.store_rid "
+    "LEFT JOIN items AS b ON b.rowid = r.backoffice_rid "
+)
+_FIXED = 6 + len(CODES)
+
+
+def _row(record: Sequence[object]) -> Row:
+    cells: dict[str, Cell] = {code: _cell(record[6 + i]) for i, code in enumerate(CODES)}
+    return Row(
+        pos=int(str(record[0])),
+        key=str(record[1]),
+        sku=str(record[2]),
+        name=str(record[3]),
+        status=Status(str(record[4])),
+        cells=cells,
+        store=item_from_row(record[_FIXED : _FIXED + ITEM_WIDTH]),
+        backoffice=item_from_row(record[_FIXED + ITEM_WIDTH : _FIXED + 2 * ITEM_WIDTH]),
+        pending_quantity=int(str(record[5])),
+    )
+
+
+def _cell(value: object) -> Cell:
+    if value == "S":
+        return "S"
+    if value == "N":
+        return "N"
+    return "-"
+
+
+def _filter(text: str) -> tuple[str, list[object]]:
+    """The `/` filter: a case-insensitive substring of the SKU or the name."""
+    text = text.strip()
+    if not text:
+        return "", []
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    return " AND (r.sku LIKE ? ESCAPE '\\' OR r.name LIKE ? ESCAPE '\\')", [like, like]
+
+
+def row_count(conn: sqlite3.Connection, pair: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM rows WHERE pair = ?", (pair,)).fetchone()[0])
+
+
+def view_counts(cache: Cache, pair: str, text: str = "") -> dict[str, int]:
+    """Rows per view, in one pass over the pair's rows."""
+    extra, args = _filter(text)
+    sums = ", ".join(f"COALESCE(SUM({v.where}), 0)" for v in VIEWS)
+    record = cache.conn.execute(
+        f"SELECT {sums} FROM rows AS r WHERE r.pair = ?{extra}", (pair, *args)
+    ).fetchone()
+    return {v.key: int(n) for v, n in zip(VIEWS, record, strict=True)}
+
+
+class ViewRows:
+    """The rows of one view of one pair, optionally filtered; satisfies the grid's GridSource."""
+
+    def __init__(self, cache: Cache, pair: str, view: View = VIEWS[0], text: str = "") -> None:
+        self.cache = cache
+        self.pair = pair
+        self.view = view
+        self.text = text
+        self._capacity = row_count(cache.conn, pair)
+        extra, args = _filter(text)
+        self._positions: Sequence[int]
+        if view.key == "all" and not extra:
+            self._positions = range(self._capacity)
+        else:
+            cur = cache.conn.execute(
+                f"SELECT r.pos FROM rows AS r WHERE r.pair = ? AND {view.where}{extra} "
+                "ORDER BY r.pos",
+                (pair, *args),
+            )
+            found = array("q")
+            while batch := cur.fetchmany(10_000):
+                found.extend(p for (p,) in batch)
+            self._positions = found
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def positions(self) -> Sequence[int]:
+        return self._positions
+
+    def fetch(self, start: int, stop: int) -> list[Row]:
+        wanted = self._positions[max(start, 0) : max(stop, 0)]
+        return rows_at(self.cache, self.pair, wanted)
+
+
+def rows_at(cache: Cache, pair: str, positions: Sequence[int]) -> list[Row]:
+    """Rows at these positions, in the order given."""
+    if not positions:
+        return []
+    first, last = positions[0], positions[-1]
+    if last - first == len(positions) - 1:  # contiguous: one range scan of the primary key
+        cur = cache.conn.execute(
+            _ROW_SELECT + "WHERE r.pair = ? AND r.pos BETWEEN ? AND ? ORDER BY r.pos",
+            (pair, first, last),
+        )
+        return [_row(rec) for rec in cur]
+    by_pos: dict[int, Row] = {}
+    for start in range(0, len(positions), 500):
+        part = ", ".join(str(int(p)) for p in positions[start : start + 500])
+        cur = cache.conn.execute(_ROW_SELECT + f"WHERE r.pair = ? AND r.pos IN ({part})", (pair,))
+        for rec in cur:
+            row = _row(rec)
+            by_pos[row.pos] = row
+    return [by_pos[p] for p in positions if p in by_pos]
+
+
+def iter_rows(
+    cache: Cache, pair: str, statuses: Sequence[str] = (), skus: Sequence[str] = ()
+) -> Iterator[Row]:
+    """Every row of a pair in SKU order (streamed), optionally only some statuses or SKUs."""
+    where, args = "WHERE r.pair = ?", [pair]
+    if statuses:
+        where += f" AND r.status IN ({', '.join('?' * len(statuses))})"
+        args.extend(statuses)
+    if skus:
+        keys = [s.strip().upper() for s in skus]
+        where += f" AND upper(r.sku) IN ({', '.join('?' * len(keys))})"
+        args.extend(keys)
+    cur = cache.conn.execute(_ROW_SELECT + where + " ORDER BY r.pos", args)
+    while batch := cur.fetchmany(1000):
+        yield from (_row(rec) for rec in batch)
