@@ -279,6 +279,11 @@ class Cache:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing. Nested use joins the outer transaction (a refresh replaces both
+        sides and reconciles as one unit, so rows never point at replaced items)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn

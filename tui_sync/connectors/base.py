@@ -20,7 +20,7 @@ Progress = Callable[[int, int | None], None]
 
 
 class ConnectorError(Exception):
-    """A connector could not do its job (API error, bad answer). The message is one line, no secret."""
+    """A connector could not do its job (API error, bad answer). One line, never a secret."""
 
 
 @runtime_checkable

@@ -1,0 +1,3 @@
+from tui_sync.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,375 @@
+"""The commands of DESIGN.md section 2. Thin: parse, call the core, print.
+
+Exit codes: 0 ok; 1 something was refused or failed and is reported; 2 bad usage or bad config,
+with one line naming the key or flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from tui_sync import journal
+from tui_sync.cache import Cache, CacheError
+from tui_sync.config import (
+    Config,
+    ConfigError,
+    PairConfig,
+    default_config_path,
+    default_data_dir,
+    load_config,
+)
+from tui_sync.connectors.base import ConnectorError
+from tui_sync.model import CODES, Item, Plan, Row, Side, Status, side_label
+from tui_sync.reconcile import reasons
+from tui_sync.refresh import refresh
+from tui_sync.sync import SyncError, apply, parse_fields, plan, plan_undo, rows_for
+from tui_sync.views import iter_rows
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad flags: exit 2 with the message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"tui-sync: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="config file (env TUI_SYNC_CONFIG)")
+    common.add_argument("--data-dir", type=Path, help="cache and audit log (env TUI_SYNC_HOME)")
+    pair = argparse.ArgumentParser(add_help=False)
+    pair.add_argument("--pair", help="pair name (may be left out with one configured pair)")
+
+    parser = _Parser(
+        prog="tui-sync",
+        description="Keep quantity, price and cost of a store and its back office the same.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    demo = sub.add_parser("demo", parents=[common], help="the console on the built-in sandbox")
+    demo.add_argument("--size", type=int, help="SKUs in the sandbox catalog (default 2000)")
+    demo.add_argument("--reset", action="store_true", help="regenerate the sandbox")
+    sub.add_parser("open", parents=[common, pair], help="the console on a configured pair")
+    sub.add_parser("refresh", parents=[common, pair], help="pull both sides into the cache")
+    diff = sub.add_parser("diff", parents=[common, pair], help="the grid, headless")
+    diff.add_argument("--status", help="only rows of these statuses (comma separated)")
+    form = diff.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--csv", action="store_true")
+    sync = sub.add_parser("sync", parents=[common, pair], help="write one side from the other")
+    sync.add_argument("--to", required=True, choices=["store", "backoffice"])
+    sync.add_argument("--fields", required=True, help="quantity,price,cost or both")
+    which = sync.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sku", help="comma separated SKUs")
+    which.add_argument("--status", help="rows of these statuses (comma separated)")
+    which.add_argument("--all", action="store_true", help="every row")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    sync.add_argument("--yes", action="store_true", help="allow updating the master side")
+    undo = sub.add_parser("undo", parents=[common], help="reverse a run")
+    undo.add_argument("run_id")
+    undo.add_argument("--yes", action="store_true", help="allow updating the master side")
+    log = sub.add_parser("log", parents=[common, pair], help="the audit trail")
+    log.add_argument("--run", help="one run, with every change")
+    log.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigError, CacheError, SyncError, UsageError) as exc:
+        print(f"tui-sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConnectorError as exc:
+        print(f"tui-sync: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("tui-sync: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config or default_config_path())
+    data_dir: Path = args.data_dir or default_data_dir()
+    command = args.command or "open"
+    if command == "demo":
+        from tui_sync.sandbox.remote import ensure_sandbox
+
+        if args.size is not None and not 1 <= args.size <= 1_000_000:
+            raise UsageError("--size: between 1 and 1000000")
+        ensure_sandbox(data_dir, size=args.size, reset=args.reset)
+        return _open_tui(data_dir, config.pair("sandbox"))
+    if command == "undo":
+        return _undo(data_dir, config, args.run_id, args.yes)
+    pair = config.pair(getattr(args, "pair", None))
+    if command == "open":
+        return _open_tui(data_dir, pair)
+    if command == "refresh":
+        _refresh(data_dir, pair)
+        return EXIT_OK
+    if command == "diff":
+        return _diff(data_dir, pair, args)
+    if command == "sync":
+        return _sync(data_dir, pair, args)
+    if command == "log":
+        return _log(data_dir, args)
+    raise UsageError(f"unknown command {command!r}")
+
+
+def _open_tui(data_dir: Path, pair: PairConfig) -> int:
+    from tui_sync.tui.app import TuiSyncApp  # textual only loads for the console itself
+
+    Cache.open(data_dir).close()  # a bad cache is a one-line error here, not a traceback later
+    TuiSyncApp(data_dir=data_dir, pair=pair).run()
+    return EXIT_OK
+
+
+def _progress(phase: str, done: int, total: int | None) -> None:
+    if total:
+        print(f"\r{phase}: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+        if done >= total:
+            print(file=sys.stderr)
+    elif done == 0:
+        print(f"{phase}…", file=sys.stderr)
+
+
+def _refresh(data_dir: Path, pair: PairConfig) -> None:
+    summary = refresh(data_dir, pair, _progress)
+    print(
+        f"{pair.name}: {summary.store_items:,} store items, {summary.backoffice_items:,} "
+        f"back-office items, {summary.pending_lines:,} pending order lines -> "
+        f"{summary.rows:,} rows"
+    )
+
+
+def _ensure_refreshed(data_dir: Path, pair: PairConfig) -> Cache:
+    """Headless commands read the cache; a pair never refreshed is refreshed first."""
+    cache = Cache.open(data_dir)
+    if cache.refresh_info(pair.name) is None:
+        _refresh(data_dir, pair)
+    return cache
+
+
+def _statuses(text: str | None) -> list[str]:
+    if not text:
+        return []
+    found = [s.strip() for s in text.split(",") if s.strip()]
+    known = {s.value for s in Status}
+    for status in found:
+        if status not in known:
+            raise UsageError(f"--status: unknown status {status!r} ({', '.join(sorted(known))})")
+    return found
+
+
+def _item_json(item: Item | None) -> dict[str, object] | None:
+    if item is None:
+        return None
+    return {
+        "id": item.id,
+        "name": item.name,
+        "brand": item.brand,
+        "quantity": item.quantity,
+        "price": None if item.price is None else str(item.price),
+        "cost": None if item.cost is None else str(item.cost),
+    }
+
+
+def row_json(row: Row) -> dict[str, object]:
+    return {
+        "sku": row.sku,
+        "status": row.status.value,
+        "cells": dict(row.cells),
+        "store": _item_json(row.store),
+        "backoffice": _item_json(row.backoffice),
+        "pending_quantity": row.pending_quantity,
+        "reasons": reasons(row),
+    }
+
+
+def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
+    statuses = _statuses(args.status)
+    with _ensure_refreshed(data_dir, pair) as cache:
+        rows = iter_rows(cache, pair.name, statuses=statuses)
+        out = sys.stdout
+        if args.json:
+            out.write("[")
+            for i, row in enumerate(rows):
+                out.write(("," if i else "") + "\n" + json.dumps(row_json(row)))
+            out.write("\n]\n")
+        elif args.csv:
+            writer = csv.writer(out)
+            writer.writerow(
+                [
+                    "sku",
+                    "status",
+                    *CODES,
+                    "store_quantity",
+                    "backoffice_quantity",
+                    "store_price",
+                    "backoffice_price",
+                    "store_cost",
+                    "backoffice_cost",
+                    "pending_quantity",
+                    "name",
+                ]
+            )
+            for row in rows:
+                s, b = row.store, row.backoffice
+                writer.writerow(
+                    [
+                        row.sku,
+                        row.status.value,
+                        *(row.cells[c] for c in CODES),
+                        _v(s, "quantity"),
+                        _v(b, "quantity"),
+                        _v(s, "price"),
+                        _v(b, "price"),
+                        _v(s, "cost"),
+                        _v(b, "cost"),
+                        row.pending_quantity,
+                        row.name,
+                    ]
+                )
+        else:
+            _diff_table(rows)
+    return EXIT_OK
+
+
+def _v(item: Item | None, name: str) -> str:
+    if item is None:
+        return ""
+    value = getattr(item, name)
+    return "" if value is None else str(value)
+
+
+def _diff_table(rows: object) -> None:
+    print(
+        f"{'SKU':<22} {'STATUS':<16} {'ST.QTY':>7} {'BO.QTY':>7} {'ST.PRICE':>9} "
+        f"{'BO.PRICE':>9}  NOT SYNCHRONIZED"
+    )
+    for row in rows:  # type: ignore[attr-defined]
+        n = " ".join(code for code in CODES if row.cells[code] == "N")
+        print(
+            f"{row.sku[:22]:<22} {row.status.label:<16} {_v(row.store, 'quantity'):>7} "
+            f"{_v(row.backoffice, 'quantity'):>7} {_v(row.store, 'price'):>9} "
+            f"{_v(row.backoffice, 'price'):>9}  {n}"
+        )
+
+
+def print_plan(the_plan: Plan, file: object = None) -> None:
+    out = file or sys.stdout
+    target = side_label(the_plan.target)
+    print(
+        f"Plan: {len(the_plan.changes)} change(s) to the {target}, "
+        f"{len(the_plan.refusals)} refused, {the_plan.unchanged} already equal",
+        file=out,  # type: ignore[arg-type]
+    )
+    for change in the_plan.changes:
+        print(f"  {change.sku:<24} {change.field:<9} {change.before} -> {change.after}", file=out)  # type: ignore[arg-type]
+    for refusal in the_plan.refusals:
+        what = refusal.field or "row"
+        print(f"  refused {refusal.sku:<16} {what:<9} {refusal.reason}", file=out)  # type: ignore[arg-type]
+
+
+def _check_master(pair: PairConfig, target: Side, yes: bool) -> None:
+    if target == pair.master and not yes:
+        raise UsageError(
+            f"--to {target}: the {side_label(target)} is the master of pair {pair.name!r}; "
+            "add --yes to update it anyway"
+        )
+
+
+def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
+    fields = parse_fields(args.fields)
+    target: Side = "store" if args.to == "store" else "backoffice"
+    if not args.dry_run:
+        _check_master(pair, target, args.yes)
+    skus = [s.strip() for s in args.sku.split(",") if s.strip()] if args.sku else []
+    statuses = _statuses(args.status)
+    if args.status and not statuses:
+        raise UsageError("--status: name at least one status")
+    from tui_sync.connectors import open_pair
+
+    with _ensure_refreshed(data_dir, pair) as cache:
+        rows = rows_for(cache, pair.name, skus=skus, statuses=statuses)
+    missing = sorted({s.upper() for s in skus} - {r.sku.upper() for r in rows})
+    store, backoffice = open_pair(data_dir, pair)
+    capabilities = (store if target == "store" else backoffice).capabilities
+    store.close()
+    backoffice.close()
+    the_plan = plan(pair, rows, target, fields, capabilities)
+    for sku in missing:
+        print(f"  unknown SKU {sku} (not in the cache; refresh?)", file=sys.stderr)
+    print_plan(the_plan)
+    if args.dry_run:
+        return EXIT_REFUSED if the_plan.refusals or missing else EXIT_OK
+    applied = apply(data_dir, pair, the_plan, kind="sync")
+    return _report(applied.run, bool(missing))
+
+
+def _report(run: journal.Run, extra_failure: bool = False) -> int:
+    print(
+        f"{run.count('done')} done, {run.count('conflict')} conflict(s), "
+        f"{run.count('failed')} failed, {run.count('refused')} refused"
+    )
+    for entry in run.changes:
+        if entry.result in ("conflict", "failed"):
+            print(f"  {entry.result} {entry.sku} {entry.field}: {entry.reason}")
+    print(f"run {run.run_id} ({run.state})")
+    bad = any(e.result != "done" for e in run.changes)
+    return EXIT_REFUSED if bad or extra_failure else EXIT_OK
+
+
+def _undo(data_dir: Path, config: Config, run_id: str, yes: bool) -> int:
+    with Cache.open(data_dir) as cache:
+        found = journal.runs(cache, run_id=run_id)
+        if not found:
+            raise SyncError(f"unknown run {run_id!r} (see `tui-sync log`)")
+        pair = config.pair(found[0].pair)
+        the_plan = plan_undo(cache, pair, run_id)
+    _check_master(pair, the_plan.target, yes)
+    print_plan(the_plan)
+    applied = apply(data_dir, pair, the_plan, kind="undo", undoes=run_id)
+    return _report(applied.run)
+
+
+def _log(data_dir: Path, args: argparse.Namespace) -> int:
+    with Cache.open(data_dir) as cache:
+        found = journal.runs(cache, pair=args.pair, run_id=args.run)
+    if args.run and not found:
+        raise UsageError(f"--run: unknown run {args.run!r}")
+    if args.json:
+        print(json.dumps([run.as_json() for run in found], indent=2))
+        return EXIT_OK
+    if not found:
+        print("no runs yet")
+        return EXIT_OK
+    for run in found:
+        print(
+            f"{run.run_id}  {run.kind:<5} {run.pair:<12} {run.started}  {run.state:<11} "
+            f"to {run.target or '-':<10} {run.fields:<15} {run.count('done')} done, "
+            f"{run.count('conflict')} conflict, {run.count('failed')} failed, "
+            f"{run.count('refused')} refused"
+        )
+        if args.run:
+            for e in run.changes:
+                print(
+                    f"    {e.sku:<24} {e.side:<10} {e.field or '-':<9} {e.before} -> "
+                    f"{e.after}  {e.result}{': ' + e.reason if e.reason else ''}"
+                )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

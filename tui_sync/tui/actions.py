@@ -1,0 +1,63 @@
+"""One registry of the console's actions: it feeds the key bindings, the footer, the help screen
+and the command palette, so they can never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from tui_sync.views import VIEWS
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    id: str
+    key: str
+    action: str
+    title: str  # short, for the footer
+    help: str  # for the help screen and the palette
+    footer: bool = False
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("sync", "s", "sync", "Sync", "Sync the selected rows (or the cursor row)", True),
+    Action("refresh", "r", "refresh", "Refresh", "Refresh both sides into the cache", True),
+    Action(
+        "details",
+        "d",
+        "toggle_details",
+        "Details",
+        "Display Discrepancy Details (code columns)",
+        True,
+    ),
+    Action("filter", "slash", "filter", "Filter", "Filter the view by SKU or name", True),
+    Action(
+        "select_all", "a", "select_all", "Sel all", "Select every row of the current view", True
+    ),
+    Action("select_none", "n", "select_none", "Sel none", "Clear the selection"),
+    Action("row", "enter", "row_detail", "Detail", "Both sides of the cursor row, with reasons"),
+    Action("log", "l", "run_log", "Log", "The run log: every sync and its changes"),
+    Action("help", "question_mark", "help", "Help", "Keys, views, codes and statuses", True),
+    Action("quit", "q", "quit", "Quit", "Quit tui-sync", True),
+    *(
+        Action(
+            f"view_{view.key}",
+            str(number),
+            f"view('{view.key}')",
+            view.short,
+            f"View: {view.label}",
+        )
+        for number, view in enumerate(VIEWS, start=1)
+    ),
+)
+
+
+def bindings() -> list[Binding]:
+    return [
+        Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS
+    ]
+
+
+def key_label(action: Action) -> str:
+    return {"slash": "/", "question_mark": "?", "enter": "Enter"}.get(action.key, action.key)

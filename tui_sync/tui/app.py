@@ -1,0 +1,305 @@
+"""The console: wires the grid, the bars, the screens, the bindings and the workers.
+
+It reads rows from the cache (main thread, one connection) and never talks to a connector: refresh
+and sync run in thread workers (workers.py) that post messages handled here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
+from tui_sync.config import PairConfig
+from tui_sync.tui.grid import DiscrepancyGrid
+
+from tui_sync.cache import Cache
+from tui_sync.connectors import open_pair
+from tui_sync.model import Capabilities, Plan, Side, side_label
+from tui_sync.tui import actions, workers
+from tui_sync.tui.messages import Progress, RefreshDone, SyncDone, WorkFailed
+from tui_sync.tui.screens.help import HelpScreen
+from tui_sync.tui.screens.row_detail import RowDetailScreen
+from tui_sync.tui.screens.run_log import RunLogScreen
+from tui_sync.tui.screens.sync_dialog import SyncDialog
+from tui_sync.tui.view_bar import ViewBar
+from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, rows_at, view_counts
+
+
+class ActionCommands(Provider):
+    """Every action of the registry in the command palette."""
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        app = self.app
+        assert isinstance(app, TuiSyncApp)
+        for action in actions.ACTIONS:
+            score = matcher.match(action.help)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(action.help),
+                    partial(app.run_action, action.action),
+                    help=f"key: {actions.key_label(action)}",
+                )
+
+
+class TuiSyncApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-sync"
+    BINDINGS = actions.bindings()
+    COMMANDS = App.COMMANDS | {ActionCommands}
+
+    def __init__(
+        self,
+        data_dir: Path,
+        pair: PairConfig,
+        clock: Callable[[], datetime] = datetime.now,
+        refresh_on_start: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.pair = pair
+        self.clock = clock
+        self.refresh_on_start = refresh_on_start
+        self.cache = Cache.open(data_dir)
+        self.view: View = VIEWS[0]
+        self.filter_text = ""
+        self.counts: dict[str, int] = {}
+        self.capabilities: dict[Side, Capabilities] = {}
+        self.busy: str | None = None
+        self.last_refresh: str = "not refreshed yet"
+        self._filter_timer: Timer | None = None
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield ViewBar(id="views")
+        with Horizontal(id="toolbar"):
+            yield Checkbox("Display Discrepancy Details", id="details")
+            yield Input(placeholder="filter: SKU or name (Esc clears)", id="filter")
+            yield Label("", id="selected")
+        yield DiscrepancyGrid(id="grid")
+        with Horizontal(id="status"):
+            yield Label("", id="status-label")
+            yield ProgressBar(id="progress", show_eta=False)
+        yield Footer()
+
+    @property
+    def grid(self) -> DiscrepancyGrid:
+        return self.query_one(DiscrepancyGrid)
+
+    def on_mount(self) -> None:
+        self._read_capabilities()
+        self.query_one("#progress").display = False
+        self.counts = view_counts(self.cache, self.pair.name)
+        info = self.cache.refresh_info(self.pair.name)
+        if info is not None:
+            self.last_refresh = f"cached {info.refreshed_at.replace('T', ' ').rstrip('Z')} UTC"
+        self._load_view()
+        self._update_bars()
+        self.grid.focus()
+        if self.refresh_on_start:
+            self.action_refresh()
+
+    def _read_capabilities(self) -> None:
+        store, backoffice = open_pair(self.data_dir, self.pair)
+        self.capabilities = {"store": store.capabilities, "backoffice": backoffice.capabilities}
+        store.close()
+        backoffice.close()
+
+    def _load_view(self, keep_cursor: bool = False) -> None:
+        source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
+        self.grid.set_source(source, keep_cursor=keep_cursor)
+
+    def _update_bars(self) -> None:
+        master = self.pair.master
+        sides = " ⇄ ".join(
+            f"{side_label(side)}: {conn.name}{' (master)' if side == master else ''}"
+            for side, conn in (("store", self.pair.store), ("backoffice", self.pair.backoffice))
+        )
+        self.query_one("#title", Static).update(
+            f"[b]tui-sync[/b] · {self.pair.name} · {sides} · {self.last_refresh}"
+        )
+        self.query_one(ViewBar).show(self.view.key, self.counts, bool(self.filter_text))
+        count = self.grid.selected_count
+        self.query_one("#selected", Label).update(f"{count:,} selected" if count else "")
+
+    # --- views, filter, details, selection ----------------------------------------------------
+
+    def action_view(self, key: str) -> None:
+        self.view = VIEW_BY_KEY[key]
+        self._load_view()
+        self._update_bars()
+
+    def action_toggle_details(self) -> None:
+        box = self.query_one("#details", Checkbox)
+        box.value = not box.value
+
+    @on(Checkbox.Changed, "#details")
+    def _details_changed(self, event: Checkbox.Changed) -> None:
+        self.grid.show_details = event.value
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("open")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        # Debounced: on a big catalog each filter is a scan, so wait for a pause in typing.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(0.25, partial(self._apply_filter, event.value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._apply_filter(event.value)
+        self.grid.focus()
+
+    def _apply_filter(self, text: str) -> None:
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        self.counts = view_counts(self.cache, self.pair.name, text)
+        self._load_view()
+        self._update_bars()
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "key", "")
+        box = self.query_one("#filter", Input)
+        if key == "escape" and box.has_focus:
+            box.value = ""
+            self._apply_filter("")
+            box.remove_class("open")
+            self.grid.focus()
+
+    def action_select_all(self) -> None:
+        self.grid.select_all_in_view()
+
+    def action_select_none(self) -> None:
+        self.grid.clear_selection()
+
+    @on(DiscrepancyGrid.SelectionChanged)
+    def _selection_changed(self) -> None:
+        self._update_bars()
+
+    @on(DiscrepancyGrid.RowActivated)
+    def _row_activated(self, event: DiscrepancyGrid.RowActivated) -> None:
+        self.push_screen(RowDetailScreen(event.row, self.cache, self.pair.name))
+
+    def action_row_detail(self) -> None:
+        row = self.grid.current_row
+        if row is not None:
+            self.push_screen(RowDetailScreen(row, self.cache, self.pair.name))
+
+    def action_run_log(self) -> None:
+        self.push_screen(RunLogScreen(self.cache, self.pair.name))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # --- refresh and sync -------------------------------------------------------------------
+
+    def _start(self, what: str) -> bool:
+        if self.busy:
+            self.notify(f"{self.busy} is running; wait for it to finish", severity="warning")
+            return False
+        self.busy = what
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.query_one("#status-label", Label).update(f"{what}…")
+        return True
+
+    def _finish(self, message: str) -> None:
+        self.busy = None
+        self.query_one("#progress").display = False
+        self.query_one("#status-label", Label).update(message)
+
+    def action_refresh(self) -> None:
+        if self._start("Refresh"):
+            self._refresh_worker()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _refresh_worker(self) -> None:
+        workers.run_refresh(self, self.data_dir, self.pair)
+
+    def action_sync(self) -> None:
+        if self.busy:
+            self.notify(f"{self.busy} is running; wait for it to finish", severity="warning")
+            return
+        positions = self.grid.selected_positions()
+        if not positions and self.grid.current_row is not None:
+            positions = [self.grid.current_row.pos]
+        if not positions:
+            self.notify("Nothing to sync: select rows with space, or `a` for the whole view")
+            return
+        rows = rows_at(self.cache, self.pair.name, positions)
+        self.push_screen(SyncDialog(self.pair, rows, self.capabilities), self._sync_chosen)
+
+    def _sync_chosen(self, plan: Plan | None) -> None:
+        if plan is None or plan.is_empty:
+            return
+        if self._start("Sync"):
+            self._sync_worker(plan)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _sync_worker(self, plan: Plan) -> None:
+        workers.run_sync(self, self.data_dir, self.pair, plan, "sync")
+
+    def on_progress(self, message: Progress) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=message.total, progress=message.done)
+        done = f" {message.done:,}/{message.total:,}" if message.total else ""
+        self.query_one("#status-label", Label).update(f"{message.label}{done}")
+
+    def on_refresh_done(self, message: RefreshDone) -> None:
+        summary = message.summary
+        self.counts = (
+            message.counts
+            if not self.filter_text
+            else view_counts(self.cache, self.pair.name, self.filter_text)
+        )
+        self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
+        # A refresh renumbers rows, so a selection by position would point at other rows.
+        self.grid.clear_selection()
+        self._load_view(keep_cursor=True)
+        self._finish(
+            f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
+            f"back-office items, {summary.rows:,} rows"
+        )
+        self._update_bars()
+
+    def on_sync_done(self, message: SyncDone) -> None:
+        run = message.run
+        self.counts = (
+            message.counts
+            if not self.filter_text
+            else view_counts(self.cache, self.pair.name, self.filter_text)
+        )
+        self.grid.clear_selection()
+        self.grid.reload()
+        bad = run.count("conflict") + run.count("failed")
+        text = (
+            f"Run {run.run_id}: {run.count('done')} written, {bad} conflict/failed, "
+            f"{run.count('refused')} refused"
+        )
+        self._finish(text)
+        self.notify(text, severity="warning" if bad else "information", timeout=6)
+        self._update_bars()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self._finish(f"{message.what} failed: {message.error}")
+        self.notify(f"{message.what} failed: {message.error}", severity="error", timeout=10)
+
+    def on_unmount(self) -> None:
+        self.cache.close()

@@ -1,0 +1,41 @@
+"""Messages that workers post to the app; handlers on the app own every change to the UI."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from tui_sync.journal import Run
+from tui_sync.refresh import RefreshSummary
+
+
+class Progress(Message):
+    """A worker's progress: a label and done/total (total None: indeterminate)."""
+
+    def __init__(self, label: str, done: int, total: int | None) -> None:
+        super().__init__()
+        self.label = label
+        self.done = done
+        self.total = total
+
+
+class RefreshDone(Message):
+    def __init__(self, summary: RefreshSummary, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.summary = summary
+        self.counts = counts
+
+
+class SyncDone(Message):
+    def __init__(self, run: Run, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.run = run
+        self.counts = counts
+
+
+class WorkFailed(Message):
+    """A worker failed; `what` is "Refresh" or "Sync", `error` one line, never a secret."""
+
+    def __init__(self, what: str, error: str) -> None:
+        super().__init__()
+        self.what = what
+        self.error = error

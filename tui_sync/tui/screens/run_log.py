@@ -1,0 +1,70 @@
+"""The run log: every sync and undo, newest first, and the changes of the highlighted run."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+from tui_sync import journal
+from tui_sync.cache import Cache
+
+RUNS_SHOWN = 200
+
+
+class RunLogScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,l", "dismiss", "Close")]  # noqa: RUF012
+
+    def __init__(self, cache: Cache, pair: str) -> None:
+        super().__init__()
+        self.runs = journal.runs(cache, pair=pair, limit=RUNS_SHOWN)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="log"):
+            yield Label("[b]Run log[/b]  (Esc closes)")
+            yield DataTable(id="runs", cursor_type="row")
+            yield DataTable(id="changes", cursor_type="row")
+
+    def on_mount(self) -> None:
+        runs = self.query_one("#runs", DataTable)
+        runs.add_columns("run", "kind", "started", "state", "to", "fields", "done", "other")
+        for run in self.runs:
+            other = len(run.changes) - run.count("done")
+            runs.add_row(
+                run.run_id,
+                run.kind,
+                run.started.replace("T", " ").rstrip("Z"),
+                run.state,
+                run.target or "-",
+                run.fields,
+                run.count("done"),
+                other,
+                key=run.run_id,
+            )
+        self.query_one("#changes", DataTable).add_columns(
+            "sku", "side", "field", "before", "after", "result", "reason"
+        )
+        if not self.runs:
+            self.query_one(Label).update("[b]Run log[/b]  no runs yet (Esc closes)")
+        runs.focus()
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _show_changes(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one("#changes", DataTable)
+        table.clear()
+        run = next((r for r in self.runs if r.run_id == event.row_key.value), None)
+        if run is None:
+            return
+        for e in run.changes:
+            table.add_row(
+                e.sku,
+                e.side,
+                e.field or "-",
+                e.before or "",
+                e.after or "",
+                e.result,
+                e.reason or "",
+            )
