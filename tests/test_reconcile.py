@@ -162,7 +162,9 @@ def test_qn_when_the_backoffice_quantity_is_negative(tmp_path: Path) -> None:
 
 
 def test_p_when_prices_differ_beyond_the_tolerance(tmp_path: Path) -> None:
-    row = one(tmp_path, item("1", "T1", price=Decimal("19.99")), item("a", "T1", price=Decimal("21")))
+    row = one(
+        tmp_path, item("1", "T1", price=Decimal("19.99")), item("a", "T1", price=Decimal("21"))
+    )
     assert n_cells(row) == {"P"}
     assert row.status is Status.OUT_OF_SYNC
 

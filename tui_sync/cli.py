@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from tui_sync import journal
 from tui_sync.cache import Cache, CacheError
@@ -44,10 +44,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # Global flags are accepted before or after the command; SUPPRESS keeps a subcommand's
+    # missing flag from overwriting one given before the command.
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", type=Path, help="config file (env TUI_SYNC_CONFIG)")
     common.add_argument("--data-dir", type=Path, help="cache and audit log (env TUI_SYNC_HOME)")
-    pair = argparse.ArgumentParser(add_help=False)
+    pair = _Parser(add_help=False)
     pair.add_argument("--pair", help="pair name (may be left out with one configured pair)")
 
     parser = _Parser(
@@ -86,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.data_dir = getattr(args, "data_dir", None)
     try:
         return _run(args)
     except (ConfigError, CacheError, SyncError, UsageError) as exc:
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "open"
     if command == "demo":
-        from tui_sync.sandbox.remote import ensure_sandbox
+        from tui_sync.sandbox.state import ensure_sandbox
 
         if args.size is not None and not 1 <= args.size <= 1_000_000:
             raise UsageError("--size: between 1 and 1000000")
@@ -136,20 +140,23 @@ def _open_tui(data_dir: Path, pair: PairConfig) -> int:
 
 
 def _progress(phase: str, done: int, total: int | None) -> None:
-    if total:
-        print(f"\r{phase}: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
-        if done >= total:
-            print(file=sys.stderr)
-    elif done == 0:
+    """Progress on stderr: a line redrawn in place on a terminal, one line per phase in a log."""
+    if sys.stderr.isatty() and total:
+        end = "\n" if done >= total else ""
+        print(f"\r{phase}: {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
+    elif total and done >= total:
+        print(f"{phase}: {done:,}", file=sys.stderr)
+    elif not total and done == 0:
         print(f"{phase}…", file=sys.stderr)
 
 
-def _refresh(data_dir: Path, pair: PairConfig) -> None:
+def _refresh(data_dir: Path, pair: PairConfig, out: TextIO = sys.stdout) -> None:
     summary = refresh(data_dir, pair, _progress)
     print(
         f"{pair.name}: {summary.store_items:,} store items, {summary.backoffice_items:,} "
         f"back-office items, {summary.pending_lines:,} pending order lines -> "
-        f"{summary.rows:,} rows"
+        f"{summary.rows:,} rows",
+        file=out,
     )
 
 
@@ -157,7 +164,7 @@ def _ensure_refreshed(data_dir: Path, pair: PairConfig) -> Cache:
     """Headless commands read the cache; a pair never refreshed is refreshed first."""
     cache = Cache.open(data_dir)
     if cache.refresh_info(pair.name) is None:
-        _refresh(data_dir, pair)
+        _refresh(data_dir, pair, out=sys.stderr)  # stdout stays the command's own output
     return cache
 
 

@@ -127,8 +127,9 @@ def journal_changes(cache: Cache, run_id: str, changes: list[Change], first_seq:
         )
 
 
-def record_refusals(cache: Cache, run_id: str, rows: list[tuple[str, Side, Field | None, str]],
-                    first_seq: int) -> None:
+def record_refusals(
+    cache: Cache, run_id: str, rows: list[tuple[str, Side, Field | None, str]], first_seq: int
+) -> None:
     at = now_utc()
     with cache.transaction() as conn:
         conn.executemany(
@@ -175,8 +176,9 @@ def _state(raw: str) -> str:
     return "running"
 
 
-def runs(cache: Cache, pair: str | None = None, run_id: str | None = None,
-         limit: int | None = None) -> list[Run]:
+def runs(
+    cache: Cache, pair: str | None = None, run_id: str | None = None, limit: int | None = None
+) -> list[Run]:
     """Runs newest first, each with its journal."""
     where, args = [], []
     if pair:

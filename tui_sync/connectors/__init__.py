@@ -12,9 +12,11 @@ from tui_sync.model import Side
 def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connector:
     if connection.kind == "sandbox":
         from tui_sync.connectors.sandbox import SandboxConnector
-        from tui_sync.sandbox.remote import state_path
+        from tui_sync.sandbox.state import ensure_sandbox, state_path
 
-        return SandboxConnector(state_path(data_dir), side)
+        ensure_sandbox(data_dir)
+        connector: Connector = SandboxConnector(state_path(data_dir), side)
+        return connector
     # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
     raise ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "

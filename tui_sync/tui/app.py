@@ -17,10 +17,10 @@ from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
-from tui_sync.config import PairConfig
 from tui_sync.tui.grid import DiscrepancyGrid
 
 from tui_sync.cache import Cache
+from tui_sync.config import PairConfig
 from tui_sync.connectors import open_pair
 from tui_sync.model import Capabilities, Plan, Side, side_label
 from tui_sync.tui import actions, workers
@@ -122,9 +122,13 @@ class TuiSyncApp(App[None]):
 
     def _update_bars(self) -> None:
         master = self.pair.master
+        ends: tuple[tuple[Side, str], ...] = (
+            ("store", self.pair.store.name),
+            ("backoffice", self.pair.backoffice.name),
+        )
         sides = " ⇄ ".join(
-            f"{side_label(side)}: {conn.name}{' (master)' if side == master else ''}"
-            for side, conn in (("store", self.pair.store), ("backoffice", self.pair.backoffice))
+            f"{side_label(side)}: {name}{' (master)' if side == master else ''}"
+            for side, name in ends
         )
         self.query_one("#title", Static).update(
             f"[b]tui-sync[/b] · {self.pair.name} · {sides} · {self.last_refresh}"

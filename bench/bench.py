@@ -1,0 +1,189 @@
+"""Benchmarks (not tests): catalog size -> generation, refresh, reconcile, first paint, key
+latency and peak memory, beside Textual's DataTable loading the same 10k rows as the reference.
+
+    python bench/bench.py                 # 10k, 100k and 1M SKUs per side
+    python bench/bench.py --sizes 10000   # just one size
+
+Each size runs in a fresh process so that its peak RSS is its own. Key latencies are measured
+through Textual's Pilot (key press -> handled -> screen refreshed) in a headless app of 120x40.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+TARGETS_100K = (
+    "reconcile < 1 s, first paint < 300 ms, cursor-down median < 10 ms, "
+    "details and view < 100 ms, RSS < 150 MB"
+)
+TARGETS_1M = "first paint < 1 s, RSS < 300 MB"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _timed(action: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+
+
+async def _measure_app(data_dir: Path) -> dict[str, object]:
+    from tui_sync.config import SANDBOX_PAIR
+    from tui_sync.tui.app import TuiSyncApp
+
+    app = TuiSyncApp(data_dir, SANDBOX_PAIR, refresh_on_start=False)
+    start = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        first_paint = (time.perf_counter() - start) * 1000
+        result: dict[str, object] = {"first_paint_ms": first_paint}
+        result["down_ms"] = await _timed(lambda: pilot.press("down"), 60)
+        result["pagedown_ms"] = await _timed(lambda: pilot.press("pagedown"), 30)
+        jumps = iter(["end", "home"] * 10)
+        result["end_ms"] = await _timed(lambda: pilot.press(next(jumps)), 10)
+        result["details_ms"] = await _timed(lambda: pilot.press("d"), 10)
+        views = iter(["2", "1"] * 10)
+        result["view_ms"] = await _timed(lambda: pilot.press(next(views)), 10)
+    return result
+
+
+def run_size(size: int) -> dict[str, object]:
+    from tui_sync.cache import Cache
+    from tui_sync.config import SANDBOX_PAIR
+    from tui_sync.reconcile import Policy, reconcile
+    from tui_sync.refresh import refresh
+    from tui_sync.sandbox import catalog
+    from tui_sync.sandbox.state import state_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        start = time.perf_counter()
+        catalog.generate(state_path(data_dir), size)
+        out: dict[str, object] = {"size": size, "generate_s": time.perf_counter() - start}
+        start = time.perf_counter()
+        summary = refresh(data_dir, SANDBOX_PAIR)
+        out["refresh_s"] = time.perf_counter() - start
+        out["rows"] = summary.rows
+        with Cache.open(data_dir) as cache:
+            start = time.perf_counter()
+            reconcile(cache, SANDBOX_PAIR.name, Policy())
+            out["reconcile_s"] = time.perf_counter() - start
+        out.update(asyncio.run(_measure_app(data_dir)))
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def run_datatable(rows: int) -> dict[str, object]:
+    """Textual's own DataTable with the same columns: the reference for the virtual grid."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable
+
+    class Reference(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable()
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            table.add_columns(
+                "SKU", "Name", "St.Qty", "BO.Qty", "St.Price", "BO.Price", "Status", "Q", "P", "C"
+            )
+            table.add_rows(
+                (
+                    f"SKU-{i:07d}",
+                    f"Product {i}",
+                    i % 50,
+                    i % 50,
+                    "19.99",
+                    "19.99",
+                    "In sync",
+                    "S",
+                    "S",
+                    "S",
+                )
+                for i in range(rows)
+            )
+
+    async def measure() -> dict[str, object]:
+        app = Reference()
+        start = time.perf_counter()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            first = (time.perf_counter() - start) * 1000
+            down = await _timed(lambda: pilot.press("down"), 30)
+        return {"first_paint_ms": first, "down_ms": down}
+
+    result = asyncio.run(measure())
+    result["size"] = rows
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _child(args: list[str]) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _ms(pair: object) -> str:
+    median, p95 = pair  # type: ignore[misc]
+    return f"{median:.1f} / {p95:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--datatable", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_size(args.one)))
+        return
+    if args.datatable:
+        print(json.dumps(run_datatable(args.datatable)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = [_child(["--one", str(size)]) for size in sizes]
+    reference = _child(["--datatable", "10000"])
+    header = (
+        f"{'SKUs/side':>10} {'rows':>9} {'generate':>9} {'refresh':>8} {'reconcile':>9} "
+        f"{'1st paint':>9} {'down med/p95':>13} {'pgdn med/p95':>13} {'end med/p95':>13} "
+        f"{'details':>13} {'view':>13} {'peak RSS':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['size']:>10,} {r['rows']:>9,} {r['generate_s']:>8.2f}s {r['refresh_s']:>7.2f}s "
+            f"{r['reconcile_s']:>8.2f}s {r['first_paint_ms']:>7.0f}ms {_ms(r['down_ms']):>13} "
+            f"{_ms(r['pagedown_ms']):>13} {_ms(r['end_ms']):>13} {_ms(r['details_ms']):>13} "
+            f"{_ms(r['view_ms']):>13} {r['peak_rss_mb']:>7.0f}MB"
+        )
+    print(
+        f"{'DataTable':>10} {reference['size']:>9,} {'':>9} {'':>8} {'':>9} "
+        f"{reference['first_paint_ms']:>7.0f}ms {_ms(reference['down_ms']):>13} "
+        f"{'':>13} {'':>13} {'':>13} {'':>13} {reference['peak_rss_mb']:>7.0f}MB"
+    )
+    print("(times in ms unless marked; med/p95 over repeated key presses through Pilot)")
+    print(f"targets at 100k: {TARGETS_100K}; at 1M: {TARGETS_1M}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Shared fixtures: a seeded sandbox in a temporary data dir, and the console on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tui_sync.config import SANDBOX_PAIR
+from tui_sync.sandbox.state import ensure_sandbox
+from tui_sync.tui.app import TuiSyncApp
+
+SANDBOX_SIZE = 400
+FIXED_TIME = datetime(2026, 11, 23, 12, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever reads the user's real config or data."""
+    monkeypatch.setenv("TUI_SYNC_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("TUI_SYNC_HOME", str(tmp_path / "no-data"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    ensure_sandbox(path, size=SANDBOX_SIZE)
+    return path
+
+
+def make_app(data_dir: Path) -> TuiSyncApp:
+    return TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: FIXED_TIME)

@@ -1,0 +1,182 @@
+"""The console driven by keys through Pilot, at 80x24, asserting what the user sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Label, Static
+from tui_sync.tui.grid import DiscrepancyGrid
+
+from tests.conftest import make_app
+from tui_sync.model import Status
+from tui_sync.tui.app import TuiSyncApp
+from tui_sync.tui.screens.help import HelpScreen
+from tui_sync.tui.screens.row_detail import RowDetailScreen
+from tui_sync.tui.screens.run_log import RunLogScreen
+from tui_sync.tui.screens.sync_dialog import SyncDialog
+from tui_sync.views import iter_rows, view_counts
+
+
+async def settle(app: TuiSyncApp, pilot: Pilot[None]) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text(app: TuiSyncApp, selector: str) -> str:
+    widget = app.query_one(selector)
+    assert isinstance(widget, Static | Label)
+    return str(widget.render())
+
+
+def grid_lines(grid: DiscrepancyGrid) -> list[str]:
+    return [grid.render_line(y).text for y in range(grid.size.height)]
+
+
+async def test_opens_on_the_grid_with_view_counts(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        lines = grid_lines(app.grid)
+        assert "SKU" in lines[0]
+        assert len(app.grid.source) > 400  # type: ignore[arg-type]
+        counts = view_counts(app.cache, "sandbox")
+        bar = text(app, "#views")
+        assert f"{counts['all']:,}" in bar and f"{counts['out_of_sync']:,}" in bar
+        assert "refreshed 12:00:00" in text(app, "#title")
+        assert "Refreshed:" in text(app, "#status-label")
+
+
+async def test_details_toggle_shows_and_hides_code_columns(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "QP" not in grid_lines(app.grid)[0]
+        await pilot.press("d")
+        assert app.query_one("#details", Checkbox).value is True
+        assert app.grid.show_details
+        app.grid.scroll_to(x=app.grid.virtual_size.width, animate=False)
+        await pilot.pause()
+        assert "QP" in grid_lines(app.grid)[0]
+        await pilot.press("d")
+        assert not app.grid.show_details
+
+
+async def test_views_switch_by_key(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")  # Quantity out of sync
+        rows = app.grid.source.fetch(0, len(app.grid.source))  # type: ignore[union-attr, arg-type]
+        assert rows
+        assert all("N" in (r.cells["Q"], r.cells["QP"], r.cells["QN"]) for r in rows)
+        await pilot.press("7")  # Unmatched
+        rows = app.grid.source.fetch(0, 10_000)  # type: ignore[union-attr]
+        assert rows and {r.status for r in rows} <= {Status.STORE_ONLY, Status.BACKOFFICE_ONLY}
+
+
+async def test_filter_by_sku_or_name(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        wanted = app.grid.source.fetch(5, 6)[0].sku  # type: ignore[union-attr]
+        await pilot.press("slash")
+        await pilot.press(*wanted)
+        await pilot.press("enter")
+        rows = app.grid.source.fetch(0, 100)  # type: ignore[union-attr]
+        assert rows and all(wanted.lower() in r.sku.lower() for r in rows)
+        assert "(filtered)" in text(app, "#views")
+
+
+async def test_selection_keys_and_count(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space", "space")
+        assert text(app, "#selected") == "2 selected"
+        await pilot.press("shift+down", "shift+down")
+        assert app.grid.selected_count == 5  # rows 2, 3 and 4: from the cursor to where it lands
+        await pilot.press("2", "a")  # the whole Out of sync view
+        out = view_counts(app.cache, "sandbox")["out_of_sync"]
+        assert app.grid.selected_count >= out
+        await pilot.press("n")
+        assert app.grid.selected_count == 0
+        assert text(app, "#selected") == ""
+
+
+async def test_sync_quantity_to_the_store_turns_q_cells_to_s(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")  # Out of sync
+        rows = app.grid.source.fetch(0, 200)  # type: ignore[union-attr]
+        chosen = [r for r in rows if r.cells["Q"] == "N"][:3]
+        assert len(chosen) == 3
+        app.grid.set_selection([r.pos for r in chosen])
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SyncDialog)
+        # Fields: from the policy's "Both" up to "Quantity".
+        await pilot.press("tab", "up", "up", "enter")
+        await pilot.press("p")
+        plan_text = str(dialog.query_one("#plan-text", Static).render())
+        assert "3 change(s) to the store" in plan_text
+        for row in chosen:
+            assert row.sku in plan_text
+        await pilot.click("#apply")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, SyncDialog)
+        for row in chosen:
+            (fresh,) = iter_rows(app.cache, "sandbox", skus=[row.sku])
+            assert fresh.cells["Q"] == "S"
+            assert fresh.store is not None and fresh.backoffice is not None
+            assert fresh.store.quantity == fresh.backoffice.quantity
+        assert "written" in text(app, "#status-label")
+        assert app.grid.selected_count == 0
+
+
+async def test_master_target_is_marked_and_warned(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SyncDialog)
+        assert "Back office (master)" in str(
+            dialog.query_one("#target").query("RadioButton")[1].label
+        )
+        assert "⚠" not in str(dialog.query_one("#warning", Static).render())
+        await pilot.press("down", "enter")  # Back office (master)
+        assert "master" in str(dialog.query_one("#warning", Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SyncDialog)
+
+
+async def test_row_detail_log_and_help_screens(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "enter")
+        assert isinstance(app.screen, RowDetailScreen)
+        shown = str(app.screen.query_one(Static).render())
+        assert "Why" in shown and "store" in shown
+        await pilot.press("escape", "l")
+        assert isinstance(app.screen, RunLogScreen)
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "QP" in str(app.screen.query_one(Static).render())
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+async def test_refresh_key_runs_in_a_background_worker(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.query_one("#status-label", Label).update("")
+        await pilot.press("r", "down")  # the grid takes keys while the refresh runs
+        await settle(app, pilot)
+        assert app.busy is None
+        assert app.grid.cursor_row == 1
+        assert "Refreshed:" in text(app, "#status-label")
+        assert not app.query_one("#progress").display

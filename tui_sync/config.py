@@ -1,0 +1,396 @@
+"""The config file of DESIGN.md section 3: TOML in, validated dataclasses out.
+
+Every problem is a `ConfigError` whose message is one line naming the file, the key and what is
+wrong, and never a secret's value. Secrets stay references (`Secret`) until a connector reveals
+them. The built-in `sandbox` pair exists without any file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, cast
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from tui_sync.model import FIELDS, SIDES, Field, Side, other_side
+
+SecretSource = Literal["env", "keyring", "inline"]
+
+
+class ConfigError(Exception):
+    """Bad config or flag: one line naming the file/key/flag and the problem (exit code 2)."""
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """A reference to a secret; `reveal()` reads it when a connector needs it.
+
+    For `inline`, `ref` holds the value itself. `where` (e.g. `connections.shop.token`) only
+    serves error messages.
+    """
+
+    source: SecretSource
+    ref: str
+    where: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.source}:{'***' if self.source == 'inline' else self.ref})"
+
+    __str__ = __repr__
+
+    def reveal(self) -> str:
+        prefix = f"{self.where}: " if self.where else ""
+        if self.source == "inline":
+            return self.ref
+        if self.source == "env":
+            value = os.environ.get(self.ref)
+            if not value:
+                raise ConfigError(f"{prefix}environment variable {self.ref} is not set")
+            return value
+        service, _, name = self.ref.partition("/")
+        try:
+            import keyring  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise ConfigError(
+                f"{prefix}keyring entry {self.ref}: the 'keyring' package is not installed"
+            ) from None
+        try:
+            found: object = keyring.get_password(service, name)
+        except Exception as exc:  # a missing or locked backend: report it, without its details
+            raise ConfigError(f"{prefix}keyring entry {self.ref}: {type(exc).__name__}") from None
+        if not isinstance(found, str) or not found:
+            raise ConfigError(f"{prefix}keyring entry {self.ref} not found")
+        return found
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    kind: str
+    settings: Mapping[str, object]  # secrets as `Secret`, csv paths as absolute `Path`
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    name: str
+    store: Connection
+    backoffice: Connection
+    master: Side = "backoffice"
+    fields: tuple[Field, ...] = ("quantity", "price")
+    price_tolerance: Decimal = Decimal("0.005")
+    schedule: timedelta | None = None
+    pending_statuses: tuple[str, ...] | None = None
+
+
+SANDBOX_PAIR = PairConfig(
+    name="sandbox",
+    store=Connection("sandbox-store", "sandbox", {"side": "store"}),
+    backoffice=Connection("sandbox-books", "sandbox", {"side": "backoffice"}),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None  # the file read; None when there was none
+    connections: Mapping[str, Connection]
+    pairs: Mapping[str, PairConfig]  # the file's pairs; `pair()` adds the built-in sandbox
+
+    def pair(self, name: str | None) -> PairConfig:
+        if name is None:
+            if not self.pairs:
+                return SANDBOX_PAIR
+            if len(self.pairs) > 1:
+                names = ", ".join(self.pairs)
+                raise ConfigError(f"several pairs configured ({names}): choose one with --pair")
+            return next(iter(self.pairs.values()))
+        if name in self.pairs:
+            return self.pairs[name]
+        if name == SANDBOX_PAIR.name:
+            return SANDBOX_PAIR
+        known = ", ".join(dict.fromkeys([SANDBOX_PAIR.name, *self.pairs]))
+        raise ConfigError(f"unknown pair {name!r} (known: {known})")
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("TUI_SYNC_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_config_path("tui-sync") / "config.toml"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("TUI_SYNC_HOME")
+    return Path(env).expanduser() if env else platformdirs.user_data_path("tui-sync")
+
+
+MIN_INTERVAL, MAX_INTERVAL = timedelta(minutes=15), timedelta(hours=24)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '30m', '1h30m', '1.5h', '1d' -> timedelta, which must lie within 15m..24h."""
+    spec = text.strip().lower()
+    if not re.fullmatch(r"(\d+(\.\d+)?[smhd])+", spec):
+        raise ConfigError(f"duration {text!r}: expected a number and a unit (s, m, h, d), e.g. 30m")
+    seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhd])", spec))
+    duration = timedelta(seconds=seconds)
+    if not MIN_INTERVAL <= duration <= MAX_INTERVAL:
+        raise ConfigError(f"duration {text!r} is out of range 15m..24h")
+    return duration
+
+
+class _Kind(NamedTuple):
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+
+_HTTP = ("api_url",)
+KINDS: dict[str, _Kind] = {
+    "bigcommerce": _Kind(("store_hash", "token"), ("location_id", *_HTTP), ("token",)),
+    "shopify": _Kind(
+        ("shop", "access_token", "location"), ("api_version", *_HTTP), ("access_token",)
+    ),
+    "woocommerce": _Kind(
+        ("url", "consumer_key", "consumer_secret"), _HTTP, ("consumer_key", "consumer_secret")
+    ),
+    "quickbooks": _Kind(
+        ("realm_id", "client_id", "client_secret", "refresh_token"),
+        ("environment", "token_url", *_HTTP),
+        ("client_id", "client_secret", "refresh_token"),
+    ),
+    "square": _Kind(("access_token", "location_id"), _HTTP, ("access_token",)),
+    "csv": _Kind(("path",), ("columns", "orders", "writable")),
+    "sandbox": _Kind((), ("side",)),
+}
+CSV_COLUMNS = ("sku", "name", "brand", "quantity", "price", "cost", "parent_sku", "options")
+_INLINE_REFUSED = 'a secret inline in a file readable by others; use { env = "VAR" } or chmod 600'
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = default_config_path() if path is None else path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Config(None, {}, {})
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    private = os.name != "posix" or path.stat().st_mode & 0o077 == 0
+    return _Reader(str(path), path.parent, private).config(path, raw)
+
+
+class _Reader:
+    """Validates the parsed TOML of one file; every error is prefixed with the file's name."""
+
+    def __init__(self, label: str, folder: Path, private: bool) -> None:
+        self.label, self.folder, self.private = label, folder, private
+
+    def fail(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.label}: {where}: {problem}")
+
+    def table(self, value: object, where: str, allowed: tuple[str, ...] = ()) -> dict[str, object]:
+        """A TOML table whose keys are all in `allowed` (any key when `allowed` is empty)."""
+        if not isinstance(value, dict):
+            raise self.fail(where, "expected a table")
+        for key in value:
+            if allowed and key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                name = f"{where}.{key}" if where else key
+                raise ConfigError(f"{self.label}: unknown key {name}{hint}")
+        return cast(dict[str, object], value)
+
+    def config(self, path: Path, raw: dict[str, object]) -> Config:
+        top = self.table(raw, "", ("connections", "pairs"))
+        conns = self.table(top.get("connections", {}), "connections")
+        connections = {n: self.connection(n, v) for n, v in conns.items()}
+        pairs = self.table(top.get("pairs", {}), "pairs")
+        return Config(
+            path, connections, {n: self.pair(n, v, connections) for n, v in pairs.items()}
+        )
+
+    def connection(self, name: str, value: object) -> Connection:
+        where = f"connections.{name}"
+        kind = self.table(value, where).get("kind")
+        if not isinstance(kind, str) or kind not in KINDS:
+            problem = "missing" if kind is None else f"unknown kind {kind!r}"
+            raise self.fail(f"{where}.kind", f"{problem} (one of {', '.join(KINDS)})")
+        spec = KINDS[kind]
+        table = self.table(value, where, ("kind", *spec.required, *spec.optional))
+        for key in spec.required:
+            if key not in table:
+                needs = ", ".join(spec.required)
+                raise self.fail(f"{where}.{key}", f"missing (a {kind} connection needs {needs})")
+        settings: dict[str, object] = {}
+        for key, item in table.items():
+            check = _Reader.secret if key in spec.secrets else _CHECKS.get(key, _Reader.text)
+            if key != "kind":
+                settings[key] = check(self, item, f"{where}.{key}")
+        return Connection(name, kind, settings)
+
+    def pair(self, name: str, value: object, connections: Mapping[str, Connection]) -> PairConfig:
+        where = f"pairs.{name}"
+        table = self.table(value, where, ("store", "backoffice", *_PAIR_CHECKS))
+        store, backoffice = (self.end(table, f"{where}.{s}", s, connections) for s in SIDES)
+        if store is backoffice:
+            raise self.fail(f"{where}.backoffice", "the same connection as the store")
+        changes: dict[str, Any] = {
+            key: check(self, table[key], f"{where}.{key}")
+            for key, check in _PAIR_CHECKS.items()
+            if key in table
+        }
+        return replace(PairConfig(name, store, backoffice), **changes)
+
+    def end(
+        self, table: dict[str, object], where: str, side: Side, known: Mapping[str, Connection]
+    ) -> Connection:
+        ref = table.get(side)
+        if ref is None:
+            raise self.fail(where, "missing (the name of a connection)")
+        if not isinstance(ref, str) or ref not in known:
+            names = ", ".join(known) or "none configured"
+            raise self.fail(where, f"no connection named {ref!r} (known: {names})")
+        if known[ref].settings.get("side", side) != side:
+            raise self.fail(where, f"connection {ref!r} is the sandbox's {other_side(side)} side")
+        return known[ref]
+
+    # -- value checks: (reader, value, key path) -> the setting's value ----------------------
+
+    def text(self, value: object, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "expected a non-empty string")
+        return value
+
+    def ident(self, value: object, where: str) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.text(value, where)
+
+    def fields(self, value: object, where: str) -> tuple[Field, ...]:
+        names = self.strings(value, where)
+        unknown = [f for f in names if f not in FIELDS]
+        if unknown or not names:
+            what = f"unknown field {unknown[0]!r}" if unknown else "empty"
+            raise self.fail(where, f"{what} (choose from {', '.join(FIELDS)})")
+        return cast(tuple[Field, ...], tuple(dict.fromkeys(names)))
+
+    def strings(self, value: object, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(where, "expected a list of strings")
+        return tuple(cast(list[str], value))
+
+    def flag(self, value: object, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, "expected true or false")
+        return value
+
+    def secret(self, value: object, where: str) -> Secret:
+        usage = 'expected { env = "VAR" } or { keyring = "service/name" }'
+        if isinstance(value, str):
+            if not self.private:
+                raise self.fail(where, _INLINE_REFUSED)
+            if not value:
+                raise self.fail(where, f"empty; {usage}")
+            return Secret("inline", value, where)
+        if not isinstance(value, dict) or len(value) != 1:
+            raise self.fail(where, usage)
+        source, ref = next(iter(self.table(value, where, ("env", "keyring")).items()))
+        if not isinstance(ref, str) or not ref:
+            raise self.fail(f"{where}.{source}", "expected a non-empty string")
+        if source == "keyring" and not all(ref.partition("/")[::2]):
+            raise self.fail(f"{where}.keyring", f'expected "service/name", got {ref!r}')
+        return Secret(cast(SecretSource, source), ref, where)
+
+    def url(self, value: object, where: str) -> str:
+        parts = urlsplit(self.text(value, where))
+        host = parts.hostname or ""
+        if host and parts.scheme == "https":
+            return parts.geturl()
+        if host and parts.scheme == "http":
+            if _is_loopback(host):
+                return parts.geturl()
+            raise self.fail(where, f"plain http:// to {host}, which is not loopback; use https://")
+        raise self.fail(where, "expected an https:// URL (http:// only for a loopback host)")
+
+    def shop(self, value: object, where: str) -> str:
+        shop = self.text(value, where)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*\.myshopify\.com", shop.lower()):
+            raise self.fail(where, f"expected name.myshopify.com, got {shop!r}")
+        return shop
+
+    def path(self, value: object, where: str) -> Path:
+        path = Path(self.text(value, where)).expanduser()
+        return path if path.is_absolute() else (self.folder / path).resolve()
+
+    def columns(self, value: object, where: str) -> dict[str, str]:
+        table = self.table(value, where, CSV_COLUMNS)
+        return {key: self.text(header, f"{where}.{key}") for key, header in table.items()}
+
+    def choice(self, value: object, where: str, choices: tuple[str, ...]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise self.fail(where, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def duration(self, value: object, where: str) -> timedelta:
+        try:
+            return parse_duration(self.text(value, where))
+        except ConfigError as exc:
+            raise self.fail(where, str(exc).removeprefix("duration ")) from None
+
+    def tolerance(self, value: object, where: str) -> Decimal:
+        try:
+            if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+                raise InvalidOperation
+            tolerance = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise self.fail(where, 'expected a decimal such as "0.005"') from None
+        if not tolerance.is_finite() or tolerance < 0:
+            raise self.fail(where, f"expected a decimal >= 0, got {str(value)!r}")
+        return tolerance
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# How each key's value is checked and converted; any other key (not a secret) is a non-empty string.
+_Check = Callable[[_Reader, object, str], object]
+_CHECKS: dict[str, _Check] = {
+    **dict.fromkeys(("store_hash", "realm_id", "location_id", "location"), _Reader.ident),
+    **dict.fromkeys(("api_url", "token_url", "url"), _Reader.url),
+    **dict.fromkeys(("path", "orders"), _Reader.path),
+    "shop": _Reader.shop,
+    "environment": lambda r, v, w: r.choice(v, w, ("production", "sandbox")),
+    "side": lambda r, v, w: r.choice(v, w, SIDES),
+    "columns": _Reader.columns,
+    "writable": _Reader.flag,
+}
+_PAIR_CHECKS: dict[str, _Check] = {
+    "master": lambda r, v, w: r.choice(v, w, SIDES),
+    "fields": _Reader.fields,
+    "price_tolerance": _Reader.tolerance,
+    "schedule": _Reader.duration,
+    "pending_statuses": _Reader.strings,
+}
