@@ -6,11 +6,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label, Static
-from tui_sync.tui.grid import DiscrepancyGrid
 
 from tests.conftest import make_app
 from tui_sync.model import Status
 from tui_sync.tui.app import TuiSyncApp
+from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen

@@ -95,10 +95,7 @@ def plan(
             if field_name not in capabilities.writable:
                 why = f"the {side_label(target)} cannot write {field_name}"
             elif field_name == "quantity" and row.status is Status.IN_ORDERS:
-                why = (
-                    f"in orders: {row.pending_quantity} not yet posted to the back office, "
-                    "quantity must wait"
-                )
+                why = f"in orders ({row.pending_quantity} not yet posted): quantity waits"
             elif after is None:
                 why = f"no {field_name} in the {side_label(source_side)}"
             elif (

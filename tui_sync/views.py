@@ -29,9 +29,9 @@ VIEWS: tuple[View, ...] = (
     View("out_of_sync", "Out of sync", "Out", "r.status = 'out_of_sync'"),
     View("price", "Price out of sync", "Price", "r.c_p = 'N'"),
     View("quantity", "Quantity out of sync", "Qty", "'N' IN (r.c_q, r.c_qp, r.c_qn)"),
-    View("in_orders", "In orders", "Orders", "r.status = 'in_orders'"),
+    View("in_orders", "In orders", "Ord", "r.status = 'in_orders'"),
     View("base", "Base", "Base", "r.status = 'base'"),
-    View("unmatched", "Unmatched", "Unmatch", "r.status IN ('store_only', 'backoffice_only')"),
+    View("unmatched", "Unmatched", "Unm", "r.status IN ('store_only', 'backoffice_only')"),
 )
 VIEW_BY_KEY = {v.key: v for v in VIEWS}
 

@@ -17,13 +17,13 @@ from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
-from tui_sync.tui.grid import DiscrepancyGrid
 
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.connectors import open_pair
-from tui_sync.model import Capabilities, Plan, Side, side_label
+from tui_sync.model import Capabilities, Plan, Side
 from tui_sync.tui import actions, workers
+from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import Progress, RefreshDone, SyncDone, WorkFailed
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
@@ -103,7 +103,7 @@ class TuiSyncApp(App[None]):
         self.counts = view_counts(self.cache, self.pair.name)
         info = self.cache.refresh_info(self.pair.name)
         if info is not None:
-            self.last_refresh = f"cached {info.refreshed_at.replace('T', ' ').rstrip('Z')} UTC"
+            self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
         self._load_view()
         self._update_bars()
         self.grid.focus()
@@ -121,17 +121,13 @@ class TuiSyncApp(App[None]):
         self.grid.set_source(source, keep_cursor=keep_cursor)
 
     def _update_bars(self) -> None:
-        master = self.pair.master
-        ends: tuple[tuple[Side, str], ...] = (
-            ("store", self.pair.store.name),
-            ("backoffice", self.pair.backoffice.name),
-        )
-        sides = " ⇄ ".join(
-            f"{side_label(side)}: {name}{' (master)' if side == master else ''}"
-            for side, name in ends
-        )
+        store, backoffice = self.pair.store.name, self.pair.backoffice.name
+        if self.pair.master == "backoffice":
+            backoffice += " (master)"
+        else:
+            store += " (master)"
         self.query_one("#title", Static).update(
-            f"[b]tui-sync[/b] · {self.pair.name} · {sides} · {self.last_refresh}"
+            f"[b]tui-sync[/b] {self.pair.name}: {store} ⇄ {backoffice} · {self.last_refresh}"
         )
         self.query_one(ViewBar).show(self.view.key, self.counts, bool(self.filter_text))
         count = self.grid.selected_count

@@ -21,16 +21,20 @@ class ViewBar(Static):
         if state is None:
             return
         current, counts, filtered = state
-        # Full labels when they fit, short ones on small terminals.
-        for use_short in (False, True):
+        # Full labels when they fit; on small terminals short labels, then tighter spacing.
+        text = Text()
+        for tier in range(3):
             text = Text()
             for number, view in enumerate(VIEWS, start=1):
-                label = view.short if use_short else view.label
+                label = view.label if tier == 0 else view.short
+                count = counts.get(view.key, 0)
+                shown = f"{count:,}" if tier < 2 else str(count)
                 style = "reverse bold" if view.key == current else ""
-                text.append(f" {number}", style="bold " + style if style else "bold")
-                text.append(f" {label} {counts.get(view.key, 0):,} ", style=style)
+                pad = " " if tier < 2 else ""
+                text.append(f"{pad}{number}", style=f"bold {style}".strip())
+                text.append(f" {label} {shown} ", style=style)
             if filtered:
                 text.append(" (filtered)", style="italic")
-            if text.cell_len <= max(self.size.width, 1) or use_short:
+            if text.cell_len <= self.size.width:
                 break
         self.update(text)

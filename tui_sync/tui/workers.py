@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.message_pump import MessagePump
-from tui_sync.config import PairConfig
 
 from tui_sync.cache import Cache
+from tui_sync.config import PairConfig
 from tui_sync.model import Plan
 from tui_sync.refresh import refresh
 from tui_sync.sync import apply

@@ -9,8 +9,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, RadioButton, RadioSet, Static
-from tui_sync.config import PairConfig
 
+from tui_sync.config import PairConfig
 from tui_sync.model import Capabilities, Field, Plan, Row, Side, other_side, side_label
 from tui_sync.sync import plan
 
@@ -67,6 +67,9 @@ class SyncDialog(ModalScreen[Plan | None]):
         policy = tuple(self.pair.fields)
         with Vertical(id="dialog"):
             yield Label(f"[b]Sync {len(self.rows):,} row(s)[/b] of pair {self.pair.name}")
+            yield Label(
+                "[dim]Tab next · ↑↓ Enter choose · p plan · b back · Esc cancel[/]", id="keys"
+            )
             with Horizontal(id="choices"):
                 with Vertical():
                     yield Label("Update")
