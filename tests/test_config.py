@@ -234,6 +234,7 @@ price_tolerance = 0
             "connections.c.writable: expected true or false",
         ),
         (valid('colour = "red"\n'), "unknown key pairs.main.colour"),
+        ('[connections."a\\nb"]\nkind = "sandbox"\nx = 1\n', "unknown key connections.a b.x"),
         (valid('master = "shop"\n'), "pairs.main.master: expected one of store, backoffice"),
         (valid('fields = "quantity"\n'), "pairs.main.fields: expected a list of strings"),
         (valid("fields = []\n"), "pairs.main.fields: empty (choose from quantity, price, cost)"),
@@ -250,6 +251,7 @@ price_tolerance = 0
         (valid('schedule = "5m"\n'), "pairs.main.schedule: '5m' is out of range 15m..24h"),
         (valid('schedule = "2d"\n'), "pairs.main.schedule: '2d' is out of range 15m..24h"),
         (valid('schedule = "soon"\n'), "pairs.main.schedule: 'soon': expected a number and a unit"),
+        (valid("schedule = 30\n"), "pairs.main.schedule: expected a non-empty string"),
         (valid("pending_statuses = [1]\n"), "pairs.main.pending_statuses: expected a list of str"),
     ],
 )
@@ -302,7 +304,7 @@ def test_inline_secret_needs_mode_600(tmp_path: Path) -> None:
     text = SHOP + 'token = "sk-live-9f8e7d"\n'
     message = error(tmp_path, text, mode=0o644)
     assert message == (
-        "connections.shop.token: a secret inline in a file readable by others; "
+        "connections.shop.token: a secret inline in a file others can read; "
         'use { env = "VAR" } or chmod 600'
     )
     assert "sk-live-9f8e7d" not in message
@@ -385,10 +387,15 @@ def test_https_or_loopback_http_accepted(tmp_path: Path, url: str) -> None:
         ("ftp://127.0.0.1", "expected an https:// URL (http:// only for a loopback host)"),
         ("api.bigcommerce.com", "expected an https:// URL (http:// only for a loopback host)"),
         ("https://", "expected an https:// URL (http:// only for a loopback host)"),
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:port", "not a valid URL"),
+        ("https://user:hunter2@api.example.com", "credentials in the URL; put them in the secret"),
     ],
 )
 def test_other_http_refused(tmp_path: Path, url: str, expected: str) -> None:
-    assert error(tmp_path, with_api_url(url)).startswith(f"connections.shop.api_url: {expected}")
+    message = error(tmp_path, with_api_url(url))
+    assert message.startswith(f"connections.shop.api_url: {expected}")
+    assert "hunter2" not in message
 
 
 def test_woocommerce_url_and_quickbooks_token_url_checked(tmp_path: Path) -> None:
@@ -430,7 +437,7 @@ def test_pair_by_name() -> None:
     assert config.pair("sandbox") is SANDBOX_PAIR
     with pytest.raises(ConfigError) as caught:
         config.pair("x")
-    assert str(caught.value) == "unknown pair 'x' (known: sandbox, main)"
+    assert str(caught.value) == "unknown pair 'x' (known: main, sandbox)"
 
 
 def test_a_configured_sandbox_pair_wins() -> None:
@@ -468,6 +475,9 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
         ("14m", "duration '14m' is out of range 15m..24h"),
         ("25h", "duration '25h' is out of range 15m..24h"),
         ("2d", "duration '2d' is out of range 15m..24h"),
+        ("0m", "duration '0m' is out of range 15m..24h"),
+        ("24h1s", "duration '24h1s' is out of range 15m..24h"),
+        ("9" * 30 + "d", f"duration '{'9' * 30}d' is out of range 15m..24h"),
         ("30", "duration '30': expected a number and a unit (s, m, h, d), e.g. 30m"),
         ("", "duration '': expected a number and a unit (s, m, h, d), e.g. 30m"),
         ("-30m", "duration '-30m': expected a number and a unit (s, m, h, d), e.g. 30m"),

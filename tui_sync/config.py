@@ -30,6 +30,10 @@ SecretSource = Literal["env", "keyring", "inline"]
 class ConfigError(Exception):
     """Bad config or flag: one line naming the file/key/flag and the problem (exit code 2)."""
 
+    def __init__(self, message: str) -> None:
+        # One line even when a quoted TOML key or a file name holds a line break.
+        super().__init__(" ".join(message.splitlines()))
+
 
 @dataclass(frozen=True, repr=False)
 class Secret:
@@ -117,7 +121,7 @@ class Config:
             return self.pairs[name]
         if name == SANDBOX_PAIR.name:
             return SANDBOX_PAIR
-        known = ", ".join(dict.fromkeys([SANDBOX_PAIR.name, *self.pairs]))
+        known = ", ".join(dict.fromkeys([*self.pairs, SANDBOX_PAIR.name]))
         raise ConfigError(f"unknown pair {name!r} (known: {known})")
 
 
@@ -143,10 +147,10 @@ def parse_duration(text: str) -> timedelta:
     if not re.fullmatch(r"(\d+(\.\d+)?[smhd])+", spec):
         raise ConfigError(f"duration {text!r}: expected a number and a unit (s, m, h, d), e.g. 30m")
     seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhd])", spec))
-    duration = timedelta(seconds=seconds)
-    if not MIN_INTERVAL <= duration <= MAX_INTERVAL:
+    # Compare seconds first: a huge number would overflow timedelta before any range check.
+    if not MIN_INTERVAL.total_seconds() <= seconds <= MAX_INTERVAL.total_seconds():
         raise ConfigError(f"duration {text!r} is out of range 15m..24h")
-    return duration
+    return timedelta(seconds=seconds)
 
 
 class _Kind(NamedTuple):
@@ -174,7 +178,7 @@ KINDS: dict[str, _Kind] = {
     "sandbox": _Kind((), ("side",)),
 }
 CSV_COLUMNS = ("sku", "name", "brand", "quantity", "price", "cost", "parent_sku", "options")
-_INLINE_REFUSED = 'a secret inline in a file readable by others; use { env = "VAR" } or chmod 600'
+_INLINE_REFUSED = 'a secret inline in a file others can read; use { env = "VAR" } or chmod 600'
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
@@ -319,8 +323,13 @@ class _Reader:
         return Secret(cast(SecretSource, source), ref, where)
 
     def url(self, value: object, where: str) -> str:
-        parts = urlsplit(self.text(value, where))
-        host = parts.hostname or ""
+        try:
+            parts = urlsplit(self.text(value, where))
+            host, _ = parts.hostname or "", parts.port  # .port raises on a bad port
+        except ValueError:
+            raise self.fail(where, "not a valid URL") from None
+        if parts.username is not None or parts.password is not None:
+            raise self.fail(where, "credentials in the URL; put them in the secret keys")
         if host and parts.scheme == "https":
             return parts.geturl()
         if host and parts.scheme == "http":
@@ -349,8 +358,9 @@ class _Reader:
         return value
 
     def duration(self, value: object, where: str) -> timedelta:
+        text = self.text(value, where)
         try:
-            return parse_duration(self.text(value, where))
+            return parse_duration(text)
         except ConfigError as exc:
             raise self.fail(where, str(exc).removeprefix("duration ")) from None
 
