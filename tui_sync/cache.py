@@ -253,7 +253,9 @@ class Cache:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA temp_store=MEMORY")
+        # Reconcile's temp tables and sorts go to disk, not RAM: a 1M-SKU pair stays lean.
+        self.conn.execute("PRAGMA temp_store=FILE")
+        self.conn.execute("PRAGMA cache_size=-16000")
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise CacheError(

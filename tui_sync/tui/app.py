@@ -24,7 +24,7 @@ from tui_sync.connectors import open_pair
 from tui_sync.model import Capabilities, Plan, Side
 from tui_sync.tui import actions, workers
 from tui_sync.tui.grid import DiscrepancyGrid
-from tui_sync.tui.messages import Progress, RefreshDone, SyncDone, WorkFailed
+from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
@@ -77,6 +77,7 @@ class TuiSyncApp(App[None]):
         self.busy: str | None = None
         self.last_refresh: str = "not refreshed yet"
         self._filter_timer: Timer | None = None
+        self._counted_since_open = False
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -100,15 +101,25 @@ class TuiSyncApp(App[None]):
     def on_mount(self) -> None:
         self._read_capabilities()
         self.query_one("#progress").display = False
-        self.counts = view_counts(self.cache, self.pair.name)
         info = self.cache.refresh_info(self.pair.name)
         if info is not None:
             self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
         self._load_view()
         self._update_bars()
         self.grid.focus()
+        self._counts_worker()  # the cached rows' counts, while a refresh may still be running
         if self.refresh_on_start:
             self.action_refresh()
+
+    @work(thread=True, group="counts", exit_on_error=False)
+    def _counts_worker(self) -> None:
+        workers.run_counts(self, self.data_dir, self.pair.name)
+
+    def on_counts_ready(self, message: CountsReady) -> None:
+        # Counts of the cache as opened; a refresh or sync that finished first knows better.
+        if not self.filter_text and not self._counted_since_open:
+            self.counts = message.counts
+            self._update_bars()
 
     def _read_capabilities(self) -> None:
         store, backoffice = open_pair(self.data_dir, self.pair)
@@ -264,6 +275,7 @@ class TuiSyncApp(App[None]):
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         summary = message.summary
+        self._counted_since_open = True
         self.counts = (
             message.counts
             if not self.filter_text
@@ -281,6 +293,7 @@ class TuiSyncApp(App[None]):
 
     def on_sync_done(self, message: SyncDone) -> None:
         run = message.run
+        self._counted_since_open = True
         self.counts = (
             message.counts
             if not self.filter_text

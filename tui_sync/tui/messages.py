@@ -39,3 +39,11 @@ class WorkFailed(Message):
         super().__init__()
         self.what = what
         self.error = error
+
+
+class CountsReady(Message):
+    """Rows per view, counted off the UI thread (a scan of every row on a big catalog)."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__()
+        self.counts = counts

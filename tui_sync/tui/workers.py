@@ -15,7 +15,7 @@ from tui_sync.config import PairConfig
 from tui_sync.model import Plan
 from tui_sync.refresh import refresh
 from tui_sync.sync import apply
-from tui_sync.tui.messages import Progress, RefreshDone, SyncDone, WorkFailed
+from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
 from tui_sync.views import view_counts
 
 
@@ -49,3 +49,10 @@ def run_sync(target: MessagePump, data_dir: Path, pair: PairConfig, plan: Plan, 
         target.post_message(SyncDone(applied.run, _counts(data_dir, pair.name)))
     except Exception as exc:
         target.post_message(WorkFailed("Sync", _one_line(exc)))
+
+
+def run_counts(target: MessagePump, data_dir: Path, pair: str) -> None:
+    try:
+        target.post_message(CountsReady(_counts(data_dir, pair)))
+    except Exception as exc:
+        target.post_message(WorkFailed("Counting rows", _one_line(exc)))
