@@ -36,6 +36,32 @@ class Policy:
 # Pairing: one row per (key, ordinal within key) over both sides; a key with several items on a
 # side gets one row per item, so every item is visible, and the row is marked duplicate. Each side
 # is first numbered into an indexed temp table, so the join is two index lookups per item.
+# What scoring compares, per side; carried along from the sequential scan of items, so that
+# scoring a full reconcile never has to look items up again in key order (random reads).
+_SCORED = {
+    "name_key": "{a}.name_key",
+    "name_bare": "{a}.name_bare",
+    "variant_sig": "{a}.variant_sig",
+    "brand_key": "lower(trim(COALESCE({a}.brand, '')))",
+    "quantity": "{a}.quantity",
+    "price_u": "{a}.price_u",
+    "cost_u": "{a}.cost_u",
+    "is_base": "{a}.is_base",
+}
+
+
+def _scored(alias: str, prefix: str = "", raw: bool = True) -> str:
+    """The scored columns of an item alias, e.g. `s.quantity AS s_quantity`."""
+    return ", ".join(
+        f"{expr.format(a=alias) if raw else f'{alias}.{name}'} AS {prefix}{name}"
+        for name, expr in _SCORED.items()
+    )
+
+
+def _nulls(prefix: str) -> str:
+    return ", ".join(f"NULL AS {prefix}{name}" for name in _SCORED)
+
+
 def _numbered_side(table: str, side: str, mkey: str, joins: str = "") -> tuple[str, ...]:
     """A side's items with their matching key; k numbers the items of a duplicated key.
 
@@ -45,8 +71,8 @@ def _numbered_side(table: str, side: str, mkey: str, joins: str = "") -> tuple[s
         f"""
         CREATE TEMP TABLE {table} AS
         SELECT i.rowid AS rid, {mkey} AS mkey, i.sku_key AS own_key, i.sku, i.name, i.id,
-               1 AS k, 1 AS n
-        FROM items AS i {joins}
+               1 AS k, 1 AS n, {_scored("i")}
+        FROM items AS i NOT INDEXED {joins}
         WHERE i.pair = :pair AND i.side = '{side}'
         """,
         f"CREATE INDEX temp.{table}_key ON {table} (mkey, k)",
@@ -73,36 +99,48 @@ _PAIRING = (
     SELECT sku_key, SUM(quantity) AS quantity FROM pending WHERE pair = :pair GROUP BY sku_key
     """,
     "CREATE UNIQUE INDEX temp.pending_sum_key ON pending_sum (sku_key)",
+    # Every (key, ordinal) of either side, numbered in key order by the rowid: sorting only these
+    # two narrow columns is what gives each row its position.
+    """
+    CREATE TEMP TABLE keys AS
+    SELECT mkey, k, max(sn) AS s_count, max(bn) AS b_count
+    FROM (SELECT mkey, k, n AS sn, 0 AS bn FROM side_s
+          UNION ALL SELECT mkey, k, 0, n FROM side_b)
+    GROUP BY mkey, k ORDER BY mkey, k
+    """,
+    # A duplicate's extra ordinal exists on one side only; its key's count on the other side
+    # still decides "matched" (not store only) and "duplicate".
+    """
+    UPDATE keys SET
+        s_count = COALESCE((SELECT o.n FROM side_s AS o WHERE o.mkey = keys.mkey LIMIT 1), 0),
+        b_count = COALESCE((SELECT o.n FROM side_b AS o WHERE o.mkey = keys.mkey LIMIT 1), 0)
+    WHERE mkey IN (SELECT mkey FROM keys WHERE k > 1)
+    """,
 )
 # The paired rows, numbered in key order; scored straight into `rows` by `reconcile`.
-_PAIRED = """
-    WITH joined AS (
-        SELECT s.rid AS store_rid, b.rid AS backoffice_rid, s.mkey, s.k,
-               1 + CASE WHEN b.rid IS NOT NULL OR EXISTS (
-                   SELECT 1 FROM side_b AS o WHERE o.mkey = s.mkey) THEN 2 ELSE 0 END AS sides,
-               s.n > 1 OR COALESCE(b.n, (SELECT max(o.n) FROM side_b AS o
-                                         WHERE o.mkey = s.mkey), 0) > 1 AS duplicate,
-               s.own_key AS pending_key, trim(COALESCE(s.sku, '')) AS sku, s.name
-        FROM side_s AS s LEFT JOIN side_b AS b ON b.mkey = s.mkey AND b.k = s.k
-        UNION ALL
-        SELECT NULL, b.rid, b.mkey, b.k,
-               2 + CASE WHEN EXISTS (SELECT 1 FROM side_s AS o WHERE o.mkey = b.mkey)
-                   THEN 1 ELSE 0 END,
-               b.n > 1 OR COALESCE((SELECT max(o.n) FROM side_s AS o
-                                    WHERE o.mkey = b.mkey), 0) > 1,
-               b.own_key, trim(COALESCE(b.sku, '')), b.name
-        FROM side_b AS b
-        WHERE NOT EXISTS (SELECT 1 FROM side_s AS o WHERE o.mkey = b.mkey AND o.k = b.k)
-    )
-    SELECT :pair AS pair,
-           row_number() OVER (ORDER BY j.mkey, j.k) - 1 AS pos,
-           CASE WHEN j.k = 1 THEN j.mkey ELSE j.mkey || '#' || j.k END AS key,
-           j.sku, j.name, j.store_rid, j.backoffice_rid, j.sides, j.duplicate,
-           COALESCE(p.quantity, 0) AS pending
-    FROM joined AS j
-    LEFT JOIN pending_sum AS p ON p.sku_key = j.pending_key
-"""
-_PAIRING_TEMP_TABLES = ("side_s", "side_b", "pending_sum")
+_PAIRED = f"""(
+    SELECT :pair AS pair, keys.rowid - 1 AS pos,
+           CASE WHEN keys.k = 1 THEN keys.mkey ELSE keys.mkey || '#' || keys.k END AS key,
+           trim(COALESCE(s.sku, b.sku, '')) AS sku, COALESCE(s.name, b.name) AS name,
+           s.rid AS store_rid, b.rid AS backoffice_rid,
+           (keys.s_count > 0) + 2 * (keys.b_count > 0) AS sides,
+           keys.s_count > 1 OR keys.b_count > 1 AS duplicate,
+           COALESCE(p.quantity, 0) AS pending,
+           {_scored("s", "s_", raw=False)}, {_scored("b", "b_", raw=False)}
+    FROM keys
+    LEFT JOIN side_s AS s ON s.mkey = keys.mkey AND s.k = keys.k
+    LEFT JOIN side_b AS b ON b.mkey = keys.mkey AND b.k = keys.k
+    LEFT JOIN pending_sum AS p ON p.sku_key = COALESCE(s.own_key, b.own_key)
+)"""
+# Rows already scored, with their items' current values: the source of a rescore.
+_ROWS_WITH_ITEMS = f"""(
+    SELECT r.pair, r.pos, r.key, r.sku, r.name, r.store_rid, r.backoffice_rid, r.sides,
+           r.duplicate, r.pending, {_scored("s", "s_")}, {_scored("b", "b_")}
+    FROM rows AS r
+    LEFT JOIN items AS s ON s.rowid = r.store_rid
+    LEFT JOIN items AS b ON b.rowid = r.backoffice_rid
+)"""
+_PAIRING_TEMP_TABLES = ("side_s", "side_b", "pending_sum", "keys")
 
 # Scoring. `src` is either temp.paired (full reconcile) or rows itself (rescore); both carry the
 # pairing columns. `cells` computes the codes, the outer SELECT the status from them.
@@ -110,17 +148,16 @@ _SCORING = """
 WITH cells AS (
     SELECT src.pair, src.pos, src.key, src.sku, src.name, src.store_rid, src.backoffice_rid,
            src.sides, src.duplicate, src.pending,
-           s.rowid IS NOT NULL AND b.rowid IS NOT NULL AS matched,
-           COALESCE(s.is_base, 0) OR COALESCE(b.is_base, 0) AS base,
+           src.store_rid IS NOT NULL AND src.backoffice_rid IS NOT NULL AS matched,
+           COALESCE(src.s_is_base, 0) OR COALESCE(src.b_is_base, 0) AS base,
            src.sides = 2 AS backoffice_only, src.sides = 1 AS store_only,
-           s.name_key = b.name_key AS same_name, s.name_bare = b.name_bare AS same_bare,
-           s.variant_sig = b.variant_sig AS same_variants,
-           lower(trim(COALESCE(s.brand, ''))) = lower(trim(COALESCE(b.brand, ''))) AS same_brand,
-           s.quantity AS sq, b.quantity AS bq, s.price_u AS sp, b.price_u AS bp,
-           s.cost_u AS sc, b.cost_u AS bc
+           src.s_name_key = src.b_name_key AS same_name,
+           src.s_name_bare = src.b_name_bare AS same_bare,
+           src.s_variant_sig = src.b_variant_sig AS same_variants,
+           src.s_brand_key = src.b_brand_key AS same_brand,
+           src.s_quantity AS sq, src.b_quantity AS bq, src.s_price_u AS sp,
+           src.b_price_u AS bp, src.s_cost_u AS sc, src.b_cost_u AS bc
     FROM {src} AS src
-    LEFT JOIN items AS s ON s.rowid = src.store_rid
-    LEFT JOIN items AS b ON b.rowid = src.backoffice_rid
     WHERE src.pair = :pair {where}
 ), coded AS (
     SELECT *,
@@ -186,7 +223,7 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
             conn.execute(statement, {"pair": pair})
         conn.execute("DELETE FROM rows WHERE pair = :pair", params)
         conn.execute(
-            f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=f"({_PAIRED})", where=""),
+            f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=_PAIRED, where=""),
             params,
         )
         for table in _PAIRING_TEMP_TABLES:
@@ -205,7 +242,7 @@ def rescore(cache: Cache, pair: str, policy: Policy, positions: Sequence[int]) -
             where = f"AND src.pos IN ({', '.join(map(str, part))})"
             conn.execute(
                 f"INSERT OR REPLACE INTO rows ({_ROW_COLUMNS}) "
-                + _SCORING.format(src="rows", where=where),
+                + _SCORING.format(src=_ROWS_WITH_ITEMS, where=where),
                 params,
             )
 
