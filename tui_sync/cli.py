@@ -10,7 +10,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -260,12 +260,12 @@ def _v(item: Item | None, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _diff_table(rows: object) -> None:
+def _diff_table(rows: Iterable[Row]) -> None:
     print(
         f"{'SKU':<22} {'STATUS':<16} {'ST.QTY':>7} {'BO.QTY':>7} {'ST.PRICE':>9} "
         f"{'BO.PRICE':>9}  NOT SYNCHRONIZED"
     )
-    for row in rows:  # type: ignore[attr-defined]
+    for row in rows:
         n = " ".join(code for code in CODES if row.cells[code] == "N")
         print(
             f"{row.sku[:22]:<22} {row.status.label:<16} {_v(row.store, 'quantity'):>7} "
@@ -274,19 +274,15 @@ def _diff_table(rows: object) -> None:
         )
 
 
-def print_plan(the_plan: Plan, file: object = None) -> None:
-    out = file or sys.stdout
-    target = side_label(the_plan.target)
+def print_plan(the_plan: Plan) -> None:
     print(
-        f"Plan: {len(the_plan.changes)} change(s) to the {target}, "
-        f"{len(the_plan.refusals)} refused, {the_plan.unchanged} already equal",
-        file=out,  # type: ignore[arg-type]
+        f"Plan: {len(the_plan.changes)} change(s) to the {side_label(the_plan.target)}, "
+        f"{len(the_plan.refusals)} refused, {the_plan.unchanged} already equal"
     )
     for change in the_plan.changes:
-        print(f"  {change.sku:<24} {change.field:<9} {change.before} -> {change.after}", file=out)  # type: ignore[arg-type]
+        print(f"  {change.sku:<24} {change.field:<9} {change.before} -> {change.after}")
     for refusal in the_plan.refusals:
-        what = refusal.field or "row"
-        print(f"  refused {refusal.sku:<16} {what:<9} {refusal.reason}", file=out)  # type: ignore[arg-type]
+        print(f"  refused {refusal.sku:<16} {refusal.field or 'row':<9} {refusal.reason}")
 
 
 def _check_master(pair: PairConfig, target: Side, yes: bool) -> None:

@@ -143,11 +143,9 @@ def _batches(changes: Sequence[Change], capabilities: Capabilities) -> list[list
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    run: journal.Run
+    """An applied plan: the run as the journal recorded it."""
 
-    @property
-    def ok(self) -> bool:
-        return all(c.result == "done" for c in self.run.changes)
+    run: journal.Run
 
 
 def apply(

@@ -273,14 +273,18 @@ class TuiSyncApp(App[None]):
         done = f" {message.done:,}/{message.total:,}" if message.total else ""
         self.query_one("#status-label", Label).update(f"{message.label}{done}")
 
-    def on_refresh_done(self, message: RefreshDone) -> None:
-        summary = message.summary
+    def _take_counts(self, counts: dict[str, int]) -> None:
+        """Counts a worker made after its work; with a filter on, the filtered ones instead."""
         self._counted_since_open = True
         self.counts = (
-            message.counts
+            counts
             if not self.filter_text
             else view_counts(self.cache, self.pair.name, self.filter_text)
         )
+
+    def on_refresh_done(self, message: RefreshDone) -> None:
+        summary = message.summary
+        self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         # A refresh renumbers rows, so a selection by position would point at other rows.
         self.grid.clear_selection()
@@ -293,12 +297,7 @@ class TuiSyncApp(App[None]):
 
     def on_sync_done(self, message: SyncDone) -> None:
         run = message.run
-        self._counted_since_open = True
-        self.counts = (
-            message.counts
-            if not self.filter_text
-            else view_counts(self.cache, self.pair.name, self.filter_text)
-        )
+        self._take_counts(message.counts)
         self.grid.clear_selection()
         self.grid.reload()
         bad = run.count("conflict") + run.count("failed")
