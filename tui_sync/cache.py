@@ -71,7 +71,6 @@ def _schema_v1(db: sqlite_utils.Database) -> None:
             c_p TEXT, c_c TEXT,
             PRIMARY KEY (pair, pos)
         ) WITHOUT ROWID;
-        CREATE INDEX rows_by_key ON rows (pair, key);
         CREATE TABLE runs (
             run_id TEXT PRIMARY KEY, pair TEXT NOT NULL, kind TEXT NOT NULL,
             target TEXT, fields TEXT, started TEXT NOT NULL, finished TEXT,
