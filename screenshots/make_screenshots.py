@@ -25,8 +25,10 @@ SHOTS = {
 async def shoot(data_dir: Path, name: str, keys: tuple[str, ...]) -> None:
     app = TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: datetime(2026, 11, 23, 9, 30))
     async with app.run_test(size=(100, 30)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        # Wait for the first refresh to reach the screen, not only for its worker to end.
+        while app.busy is not None or not app.last_refresh.startswith("refreshed"):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
         for key in keys:
             await pilot.press(key)
         await pilot.pause()

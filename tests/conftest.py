@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.sandbox.state import ensure_sandbox
@@ -31,3 +32,19 @@ def data_dir(tmp_path: Path) -> Path:
 
 def make_app(data_dir: Path) -> TuiSyncApp:
     return TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: FIXED_TIME)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until the start-up refresh has finished *and* its result reached the screen.
+
+    A worker finishing is not enough: its RefreshDone message may still be queued, and a key
+    pressed before it is handled would act on rows the refresh then replaces."""
+    app = pilot.app
+    assert isinstance(app, TuiSyncApp)
+    for _ in range(400):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.busy is None and app.last_refresh.startswith("refreshed"):
+            return
+        await pilot.pause(0.025)
+    raise AssertionError("the console did not finish its first refresh")

@@ -8,6 +8,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label, Static
 
 from tests.conftest import make_app
+from tests.conftest import settle as settle_console
 from tui_sync.model import Status
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.grid import DiscrepancyGrid
@@ -19,6 +20,7 @@ from tui_sync.views import iter_rows, view_counts
 
 
 async def settle(app: TuiSyncApp, pilot: Pilot[None]) -> None:
+    await settle_console(pilot)
     await app.workers.wait_for_complete()
     await pilot.pause()
 

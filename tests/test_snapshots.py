@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import make_app
+from tests.conftest import make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -18,8 +18,7 @@ SnapCompare = Callable[..., bool]
 
 def before(*keys: str) -> Callable[[Pilot[None]], object]:
     async def run_before(pilot: Pilot[None]) -> None:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
         await pilot.app.workers.wait_for_complete()
