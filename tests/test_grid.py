@@ -144,7 +144,7 @@ async def test_header_and_first_rows_fit_80_columns() -> None:
         assert "QP" not in shown[0]
         assert grid.virtual_size.width <= grid.scrollable_content_region.width  # no sideways
         assert shown[1].startswith("▌  SKU-0000000 ")  # the cursor bar, legible without colour
-        assert " Product n… " in shown[1]  # the name takes the spare width, truncated
+        assert " Product… " in shown[1]  # the name takes the spare width, truncated
         assert "9.90" in shown[1] and "10.50" in shown[1] and "Base" in shown[1]
         assert "—" in shown[2] and "Store only" in shown[2]  # no back-office item
         assert shown[6].endswith("Out of sync     ") and shown[7].endswith("In sync         ")

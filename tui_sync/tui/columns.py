@@ -20,8 +20,8 @@ Align = Literal["left", "right", "center"]
 
 GAP = " "  # between two columns
 MARK_WIDTH = 2  # cursor bar + selection tick: both legible without colour
-SKU_MIN, SKU_MAX = 16, 24  # variant SKUs such as TEE-0042-RED-M stay whole at 80 columns
-NAME_MIN = 10
+SKU_MIN, SKU_MAX = 17, 24  # variant SKUs such as TEE-0042-RED-M stay whole at 80 columns
+NAME_MIN = 9
 NAME_WIDE = 30  # the value columns get their long titles only if the name keeps this much
 MISSING = "—"  # the side has no item at all (unmatched row); "" means the item has no value
 CURSOR_BAR = "▌"
