@@ -88,6 +88,10 @@ async def test_filter_by_sku_or_name(data_dir: Path) -> None:
         rows = app.grid.source.fetch(0, 100)  # type: ignore[union-attr]
         assert rows and all(wanted.lower() in r.sku.lower() for r in rows)
         assert "(filtered)" in text(app, "#views")
+        await pilot.press("slash", "escape")  # Esc in the filter clears it
+        assert "(filtered)" not in text(app, "#views")
+        assert len(app.grid.source) == view_counts(app.cache, "sandbox")["all"]  # type: ignore[arg-type]
+        assert app.grid.has_focus
 
 
 async def test_selection_keys_and_count(data_dir: Path) -> None:

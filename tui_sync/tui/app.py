@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal
@@ -184,10 +184,9 @@ class TuiSyncApp(App[None]):
         self._load_view()
         self._update_bars()
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
+    def on_key(self, event: events.Key) -> None:
         box = self.query_one("#filter", Input)
-        if key == "escape" and box.has_focus:
+        if event.key == "escape" and box.has_focus:
             box.value = ""
             self._apply_filter("")
             box.remove_class("open")
