@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -97,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ConnectorError as exc:
         print(f"tui-sync: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except sqlite3.OperationalError as exc:  # e.g. another tui-sync holds the cache too long
+        print(f"tui-sync: the cache is busy or unusable: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
         print("tui-sync: interrupted", file=sys.stderr)
