@@ -29,7 +29,7 @@ from tui_sync.connectors.base import ConnectorError
 from tui_sync.model import CODES, Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
-from tui_sync.sync import SyncError, apply, parse_fields, plan, plan_undo, rows_for
+from tui_sync.sync import SyncError, apply, parse_fields, plan, plan_undo
 from tui_sync.views import iter_rows
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -309,7 +309,7 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     from tui_sync.connectors import open_pair
 
     with _ensure_refreshed(data_dir, pair) as cache:
-        rows = rows_for(cache, pair.name, skus=skus, statuses=statuses)
+        rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
     missing = sorted({s.upper() for s in skus} - {r.sku.upper() for r in rows})
     store, backoffice = open_pair(data_dir, pair)
     capabilities = (store if target == "store" else backoffice).capabilities

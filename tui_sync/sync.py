@@ -32,7 +32,6 @@ from tui_sync.model import (
     side_label,
 )
 from tui_sync.reconcile import Policy, rescore
-from tui_sync.views import iter_rows
 
 ApplyProgress = Callable[[int, int], None]
 
@@ -272,9 +271,3 @@ def _value(field_name: Field, text: str | None) -> int | Decimal | None:
     if text is None:
         return None
     return int(text) if field_name == "quantity" else Decimal(text)
-
-
-def rows_for(
-    cache: Cache, pair: str, skus: Sequence[str] = (), statuses: Sequence[str] = ()
-) -> list[Row]:
-    return list(iter_rows(cache, pair, statuses=statuses, skus=skus))
