@@ -269,7 +269,7 @@ def test_rescore_after_a_value_changes(tmp_path: Path) -> None:
     run(tmp_path, [item("1", "A", quantity=1)], [item("a", "A", quantity=5)])
     cache = Cache.open(tmp_path)
     cache.set_item_value(PAIR, "store", "1", "quantity", 5, "v2")
-    rescore(cache, PAIR, Policy(), [0])
+    rescore(cache, PAIR, Policy(), ["A"])
     (row,) = iter_rows(cache, PAIR)
     assert row.cells["Q"] == "S" and row.status is Status.IN_SYNC
     assert row.store is not None and row.store.version == "v2"

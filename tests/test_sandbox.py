@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from collections import Counter, defaultdict
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tui_sync.cache import name_bare, name_key, sku_key
-from tui_sync.connectors.base import Connector, ConnectorError
+from tui_sync.connectors.base import Connector, ConnectorError, Progress
 from tui_sync.connectors.sandbox import SandboxConnector
-from tui_sync.model import Change, Item, Side
+from tui_sync.model import Batch, Change, Item, Side
 from tui_sync.sandbox import catalog, remote
 
 
@@ -24,12 +25,16 @@ def state(tmp_path: Path) -> Path:
     return path
 
 
-def read(path: Path, side: Side) -> list[Item]:
+async def _read(path: Path, side: Side, progress: Progress | None = None) -> list[Item]:
     connector = SandboxConnector(path, side)
     try:
-        return list(connector.read_items())
+        return [item async for page in connector.read_items(None, progress) for item in page]
     finally:
-        connector.close()
+        await connector.aclose()
+
+
+def read(path: Path, side: Side, progress: Progress | None = None) -> list[Item]:
+    return asyncio.run(_read(path, side, progress))
 
 
 def by_key(items: list[Item], side: Side) -> dict[str, list[Item]]:
@@ -76,9 +81,9 @@ def test_every_planted_situation_is_present(tmp_path: Path, size: int) -> None:
     store, bo = by_key(store_items, "store"), by_key(bo_items, "backoffice")
     pending: Counter[str] = Counter()
     connector = SandboxConnector(path, "store")
-    for line in connector.read_pending():
+    for line in asyncio.run(connector.read_pending()):
         pending[sku_key(line.sku, "store", "")] += line.quantity
-    connector.close()
+    asyncio.run(connector.aclose())
 
     seen: Counter[str] = Counter()
     for key in store.keys() & bo.keys():
@@ -140,78 +145,96 @@ def test_variant_skus_and_options(state: Path) -> None:
 
 def test_progress_reaches_total(state: Path) -> None:
     calls: list[tuple[int, int | None]] = []
-    connector = SandboxConnector(state, "backoffice")
-    count = sum(1 for _ in connector.read_items(lambda done, total: calls.append((done, total))))
-    connector.close()
+    count = len(read(state, "backoffice", lambda done, total: calls.append((done, total))))
     assert calls[-1] == (count, count)
     assert len(calls) >= count // 1000 + 1
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 
 
-def test_pending_and_posted_orders(state: Path) -> None:
+async def test_pending_and_posted_orders(state: Path) -> None:
     store, bo = SandboxConnector(state, "store"), SandboxConnector(state, "backoffice")
-    lines = list(store.read_pending())
+    lines = await store.read_pending()
     assert lines and all(line.quantity > 0 for line in lines)
-    assert list(bo.read_pending()) == []
+    assert await bo.read_pending() == []
     ids = [line.order_id for line in lines]
-    assert bo.posted_orders(ids) == set()
+    assert await bo.posted_orders(ids) == set()
     remote.post_order(state, ids[0])
-    assert bo.posted_orders([*ids, "no-such-order"]) == {ids[0]}
-    assert ids[0] not in {line.order_id for line in store.read_pending()}
-    store.close()
-    bo.close()
+    assert await bo.posted_orders([*ids, "no-such-order"]) == {ids[0]}
+    assert ids[0] not in {line.order_id for line in await store.read_pending()}
+    await store.aclose()
+    await bo.aclose()
 
 
-def first_variant(path: Path, side: Side) -> Item:
-    return next(item for item in read(path, side) if not item.is_base and (item.quantity or 0) > 0)
+async def first_variant(path: Path, side: Side) -> Item:
+    items = await _read(path, side)
+    return next(item for item in items if not item.is_base and (item.quantity or 0) > 0)
 
 
-def test_write_done_conflict_failed(state: Path) -> None:
-    item = first_variant(state, "store")
+async def test_write_done_conflict_rejected(state: Path) -> None:
+    item = await first_variant(state, "store")
     assert item.sku is not None and item.quantity is not None and item.price is not None
     connector: Connector = SandboxConnector(state, "store")
     assert connector.kind == "sandbox" and connector.capabilities.batch_size == 50
+    sku = item.sku
 
-    def change(field: str, before: object, after: object, item_id: str = item.id) -> Change:
-        return Change(item.sku or "", "store", item_id, field, before, after, item.version)  # type: ignore[arg-type]
+    def change(n: int, field: str, before: object, after: object, item_id: str = item.id) -> Change:
+        return Change(sku, "store", item_id, field, before, after, item.version, id=n)  # type: ignore[arg-type]
 
-    results = connector.write(
-        [
-            change("quantity", item.quantity, item.quantity + 5),
-            change("price", item.price, item.price + Decimal("1.50")),
-            change("quantity", 12345, 1),
-            change("quantity", item.quantity + 5, -3),
-            change("quantity", 0, 1, item_id="999999:1"),
-        ]
+    batch = Batch(
+        "k-1",
+        (
+            change(1, "quantity", item.quantity, item.quantity + 5),
+            change(2, "price", item.price, item.price + Decimal("1.50")),
+            change(3, "quantity", 12345, 1),
+            change(4, "quantity", item.quantity + 5, -3),
+            change(5, "quantity", 0, 1, item_id="999999:1"),
+            change(6, "price", item.price + Decimal("1.50"), Decimal("12.345")),
+        ),
     )
-    assert [r.result for r in results] == ["done", "done", "conflict", "failed", "failed"]
-    assert results[0].version == str(int(item.version or 0) + 1)
-    assert results[1].version == str(int(item.version or 0) + 2)
-    assert results[2].reason == f"quantity is {item.quantity + 5} now, was 12345 when read"
-    assert results[3].reason == "the store cannot hold a negative quantity"
-    assert results[4].reason == "item no longer exists"
-    connector.close()
+    results = {r.change_id: r for r in await connector.write(batch)}
+    assert [results[n].outcome for n in range(1, 7)] == [
+        "done",
+        "done",
+        "conflict",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
+    assert results[1].version == str(int(item.version or 0) + 1)
+    assert results[2].version == str(int(item.version or 0) + 2)
+    assert results[2].value == item.price + Decimal("1.50")
+    assert results[3].reason == f"quantity is {item.quantity + 5} now, was 12345 when read"
+    assert results[3].value == item.quantity + 5
+    assert results[4].reason == f"{sku} quantity: the store cannot hold a negative quantity"
+    assert results[5].reason == f"{sku}: item no longer exists"
+    # The store keeps 2 decimals: it says so rather than rounding behind our back.
+    assert results[6].reason == f"{sku} price: 12.345 has more than 2 decimals"
+    # The same idempotency key again applies nothing twice.
+    again = {r.change_id: r for r in await connector.write(batch)}
+    assert again[1].outcome == "done" and again[1].value == item.quantity + 5
+    assert len([w for w in remote.applied_writes(state) if w[0] == "k-1"]) == 2
+    await connector.aclose()
 
     # Persisted: a new instance (a later refresh) sees the written values and version.
-    again = next(i for i in read(state, "store") if i.id == item.id)
-    assert again.quantity == item.quantity + 5 and again.price == item.price + Decimal("1.50")
-    assert again.version == results[1].version
+    fresh = next(i for i in await _read(state, "store") if i.id == item.id)
+    assert fresh.quantity == item.quantity + 5 and fresh.price == item.price + Decimal("1.50")
+    assert fresh.version == results[2].version
 
 
-def test_changed_behind_our_back_is_a_conflict(state: Path) -> None:
-    item = first_variant(state, "backoffice")
+async def test_changed_behind_our_back_is_a_conflict(state: Path) -> None:
+    item = await first_variant(state, "backoffice")
     assert item.quantity is not None
     remote.set_value(state, "backoffice", item.id, "quantity", item.quantity + 2)
     connector = SandboxConnector(state, "backoffice")
     assert not connector.capabilities.multi_field_write
-    before = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity, -4)
-    (result,) = connector.write([before])
-    assert result.result == "conflict"
-    fresh = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity + 2, -4)
-    (result,) = connector.write([fresh])  # the back office may go negative
-    assert result.result == "done"
-    connector.close()
-    assert next(i for i in read(state, "backoffice") if i.id == item.id).quantity == -4
+    before = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity, -4, id=1)
+    (result,) = await connector.write(Batch("a", (before,)))
+    assert result.outcome == "conflict"
+    fresh = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity + 2, -4, id=1)
+    (result,) = await connector.write(Batch("b", (fresh,)))  # the back office may go negative
+    assert result.outcome == "done"
+    await connector.aclose()
+    assert next(i for i in await _read(state, "backoffice") if i.id == item.id).quantity == -4
     with pytest.raises(LookupError):
         remote.set_value(state, "backoffice", "no-such-id", "price", Decimal("1"))
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from tui_sync import journal
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
+from tui_sync.connectors.base import group_batches
 from tui_sync.model import Capabilities, Change, Item, PendingLine, Row
 from tui_sync.reconcile import Policy, reconcile
-from tui_sync.sync import _batches, parse_fields, plan
+from tui_sync.sync import parse_fields, plan
 from tui_sync.views import iter_rows
 
 STORE = Capabilities(negative_quantity=False)
@@ -91,15 +92,16 @@ def test_one_field_per_call_never_batches_two_fields_of_an_item() -> None:
         Change("B", "backoffice", "2", "quantity", 1, 2),
     ]
     one_field = Capabilities(multi_field_write=False, batch_size=30)
-    batches = _batches(changes, one_field)
+    batches = group_batches(changes, one_field)
     assert [[c.item_id for c in b] for b in batches] == [["1", "2"], ["1"]]
-    assert len(_batches(changes, Capabilities(batch_size=2))) == 2
+    assert len(group_batches(changes, Capabilities(batch_size=2))) == 2
 
 
 def test_journal_records_before_sending_and_settles(tmp_path: Path) -> None:
     cache = Cache.open(tmp_path)
     run_id = journal.start_run(cache, "sandbox", "sync", "store", "quantity")
-    journal.journal_changes(cache, run_id, [Change("A", "store", "1", "quantity", 1, 2)], 1)
+    change = Change("A", "store", "1", "quantity", 1, 2, id=1)
+    journal.journal_changes(cache, run_id, [change], f"{run_id}-1")
     (run,) = journal.runs(cache, run_id=run_id)
     assert run.state == "running" and run.changes[0].result == "unknown"
     journal.settle(cache, run_id, 1, "done", None)

@@ -16,16 +16,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
+from tui_sync import money
 from tui_sync.model import Field, Item, PendingLine, Side
+from tui_sync.money import Number
+
+T = TypeVar("T")
 
 CACHE_FILE = "cache.db"
-# Money is kept exactly as TEXT and, for comparisons in SQL, as integer millionths.
-MICROS = Decimal(1_000_000)
+# Money and quantities are kept exactly as TEXT and, for comparisons in SQL, as integer
+# millionths (money.py); a value with more places is compared exactly by `money_gap_over`.
 
 
 class CacheError(Exception):
@@ -86,8 +90,62 @@ def _schema_v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _schema_v2(db: sqlite_utils.Database) -> None:
+    """Exact quantities and money, stable row identity, staged refresh, a journal that knows its
+    batches. Items, rows and pending are a copy of the remote sides: rebuilt by the next refresh;
+    mappings, runs and the journal are kept."""
+    db.executescript(
+        """
+        DROP TABLE items; DROP TABLE rows; DROP TABLE pending; DROP TABLE refreshes;
+        CREATE TABLE items (
+            pair TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL,
+            sku TEXT, sku_key TEXT NOT NULL,
+            name TEXT NOT NULL, name_key TEXT NOT NULL, name_bare TEXT NOT NULL,
+            brand TEXT, quantity TEXT, quantity_u INTEGER,
+            price TEXT, price_u INTEGER, cost TEXT, cost_u INTEGER,
+            -- 0 when a value has more than six places: compared exactly, not in millionths
+            exact INTEGER NOT NULL DEFAULT 1,
+            parent_id TEXT, is_base INTEGER NOT NULL DEFAULT 0,
+            options TEXT, variant_sig TEXT, version TEXT, ref TEXT,
+            UNIQUE (pair, side, id)
+        );
+        CREATE INDEX items_by_key ON items (pair, side, sku_key);
+        CREATE INDEX items_by_parent ON items (pair, side, parent_id) WHERE parent_id IS NOT NULL;
+        CREATE TABLE stage_items AS SELECT * FROM items WHERE 0;
+        CREATE INDEX stage_by_side ON stage_items (pair, side);
+        CREATE TABLE pending (
+            pair TEXT NOT NULL, order_id TEXT NOT NULL, sku_key TEXT NOT NULL,
+            quantity INTEGER NOT NULL, status TEXT NOT NULL
+        );
+        CREATE INDEX pending_by_pair ON pending (pair, sku_key);
+        CREATE TABLE refreshes (
+            pair TEXT PRIMARY KEY, refreshed_at TEXT NOT NULL,
+            store_items INTEGER NOT NULL, backoffice_items INTEGER NOT NULL,
+            store_mark TEXT, backoffice_mark TEXT, since_full INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE rows (
+            pair TEXT NOT NULL, pos INTEGER NOT NULL, key TEXT NOT NULL,
+            sku TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+            store_rid INTEGER, backoffice_rid INTEGER,
+            sides INTEGER NOT NULL, duplicate INTEGER NOT NULL, pending INTEGER NOT NULL,
+            c_n TEXT, c_ns TEXT, c_iv TEXT, c_b TEXT, c_q TEXT, c_qp TEXT, c_qn TEXT,
+            c_p TEXT, c_c TEXT,
+            PRIMARY KEY (pair, pos)
+        ) WITHOUT ROWID;
+        -- a row's identity is its key: a selection, a plan or a rescore finds it by key
+        CREATE UNIQUE INDEX rows_by_key ON rows (pair, key);
+        -- the views' WHERE clauses over status and codes, without a scan of every row
+        CREATE INDEX rows_by_status ON rows (pair, status, pos);
+        ALTER TABLE journal ADD COLUMN batch TEXT;
+        ALTER TABLE journal ADD COLUMN key TEXT;
+        ALTER TABLE journal ADD COLUMN confirmed TEXT;
+        CREATE INDEX journal_unknown ON journal (result) WHERE result = 'unknown';
+        """
+    )
+
+
 # Migrations in order: MIGRATIONS[n] brings a cache from schema n to n + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_schema_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_schema_v1, _schema_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -139,24 +197,8 @@ def variant_sig(options: tuple[tuple[str, str], ...]) -> str:
     return ";".join(sorted(f"{k.strip().casefold()}={v.strip().casefold()}" for k, v in options))
 
 
-def to_micros(value: Decimal | None) -> int | None:
-    return None if value is None else int((value * MICROS).to_integral_value())
-
-
-def money_text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def parse_money(text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation as exc:  # only reachable if the file was edited by hand
-        raise CacheError(f"cache holds a money value that is not a number: {text!r}") from exc
-
-
 def item_row(pair: str, side: Side, item: Item) -> tuple[object, ...]:
+    exact = all(money.is_exact_micros(v) for v in (item.quantity, item.price, item.cost))
     return (
         pair,
         side,
@@ -167,26 +209,30 @@ def item_row(pair: str, side: Side, item: Item) -> tuple[object, ...]:
         name_key(item.name),
         name_bare(item.name, item.sku),
         item.brand,
-        item.quantity,
-        money_text(item.price),
-        to_micros(item.price),
-        money_text(item.cost),
-        to_micros(item.cost),
+        money.text(item.quantity),
+        money.micros(item.quantity),
+        money.text(item.price),
+        money.micros(item.price),
+        money.text(item.cost),
+        money.micros(item.cost),
+        int(exact),
         item.parent_id,
         int(item.is_base),
         options_text(item.options) if item.options else None,
         variant_sig(item.options) if item.options else "",
         item.version,
+        item.ref,
     )
 
 
 ITEM_COLUMNS = (
-    "pair, side, id, sku, sku_key, name, name_key, name_bare, brand, quantity, price, price_u, "
-    "cost, cost_u, parent_id, is_base, options, variant_sig, version"
+    "pair, side, id, sku, sku_key, name, name_key, name_bare, brand, quantity, quantity_u, "
+    "price, price_u, cost, cost_u, exact, parent_id, is_base, options, variant_sig, version, ref"
 )
+_ITEM_COLUMN_COUNT = ITEM_COLUMNS.count(",") + 1
 # The columns `item_from_row` reads, in order; queries select them with a table prefix.
 ITEM_FIELDS = ("id", "sku", "name", "brand", "quantity", "price", "cost", "parent_id", "is_base")
-ITEM_FIELDS_MORE = ("options", "version")
+ITEM_FIELDS_MORE = ("options", "version", "ref")
 
 
 def item_select(alias: str) -> str:
@@ -200,20 +246,24 @@ def item_from_row(values: Sequence[object]) -> Item | None:
     """An Item from the columns of `item_select`; None when the side has no item (outer join)."""
     if values[0] is None:
         return None
-    id_, sku, name, brand, quantity, price, cost, parent_id, is_base, options, version = values
-    return Item(
-        id=str(id_),
-        sku=None if sku is None else str(sku),
-        name=str(name),
-        brand=None if brand is None else str(brand),
-        quantity=None if quantity is None else int(str(quantity)),
-        price=parse_money(None if price is None else str(price)),
-        cost=parse_money(None if cost is None else str(cost)),
-        parent_id=None if parent_id is None else str(parent_id),
-        is_base=bool(is_base),
-        options=parse_options(None if options is None else str(options)),
-        version=None if version is None else str(version),
-    )
+    id_, sku, name, brand, quantity, price, cost, parent_id, is_base, options, version, ref = values
+    try:
+        return Item(
+            id=str(id_),
+            sku=None if sku is None else str(sku),
+            name=str(name),
+            brand=None if brand is None else str(brand),
+            quantity=money.parse_quantity(quantity),
+            price=money.parse_money(price, "price"),
+            cost=money.parse_money(cost, "cost"),
+            parent_id=None if parent_id is None else str(parent_id),
+            is_base=bool(is_base),
+            options=parse_options(None if options is None else str(options)),
+            version=None if version is None else str(version),
+            ref=None if ref is None else str(ref),
+        )
+    except money.BadNumber as exc:  # only reachable if the file was edited by hand
+        raise CacheError(f"cache holds a value that is not a number: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +271,36 @@ class RefreshInfo:
     refreshed_at: str
     store_items: int
     backoffice_items: int
+    store_mark: str | None = None  # watermarks for the next incremental read
+    backoffice_mark: str | None = None
+    since_full: int = 0  # incremental refreshes since the last full one
+
+    def mark(self, side: Side) -> str | None:
+        return self.store_mark if side == "store" else self.backoffice_mark
+
+
+@dataclass(frozen=True, slots=True)
+class SwapInfo:
+    count: int  # the side's items after the swap
+    repair: bool  # items came, went or changed SKU/parent/options: pairing must be redone
+    changed: list[int]  # rowids of existing items whose values changed: rescore their rows
+
+
+# A staged item differs from the cached one in something scoring reads.
+_DIFFERS = " OR ".join(
+    f"i.{c} IS NOT s.{c}"
+    for c in (
+        "name",
+        "brand",
+        "quantity",
+        "price",
+        "cost",
+        "version",
+        "ref",
+        "options",
+        "sku",
+    )
+)
 
 
 class Cache:
@@ -255,6 +335,7 @@ class Cache:
         # Reconcile's temp tables and sorts go to disk, not RAM: a 1M-SKU pair stays lean.
         self.conn.execute("PRAGMA temp_store=FILE")
         self.conn.execute("PRAGMA cache_size=-16000")
+        self.conn.create_function("money_gap_over", 3, money.gap_over, deterministic=True)
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise CacheError(
@@ -295,23 +376,81 @@ class Cache:
 
     # --- items -------------------------------------------------------------------------------
 
-    def replace_items(self, pair: str, side: Side, items: Iterable[Item], chunk: int = 2000) -> int:
-        """Replace every item of one side of a pair; all or nothing."""
-        count = 0
-        insert = f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+    def stage(self, pair: str, side: Side, items: Iterable[Item]) -> int:
+        """Add read items to the staging table, in a short transaction of their own: a refresh
+        stages everything it reads without holding the write lock across its reads."""
+        marks = ", ".join("?" * _ITEM_COLUMN_COUNT)
+        insert = f"INSERT INTO stage_items ({ITEM_COLUMNS}) VALUES ({marks})"
+        rows = [item_row(pair, side, item) for item in items]
         with self.transaction() as conn:
-            conn.execute("DELETE FROM items WHERE pair = ? AND side = ?", (pair, side))
-            batch: list[tuple[object, ...]] = []
-            for item in items:
-                batch.append(item_row(pair, side, item))
-                if len(batch) >= chunk:
-                    conn.executemany(insert, batch)
-                    count += len(batch)
-                    batch.clear()
-            conn.executemany(insert, batch)
-            count += len(batch)
+            conn.executemany(insert, rows)
+        return len(rows)
+
+    def clear_stage(self, pair: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM stage_items WHERE pair = ?", (pair,))
+
+    def swap_in(self, pair: str, side: Side, full: bool, deleted: Sequence[str] = ()) -> SwapInfo:
+        """Move a side's staged items into `items` (call inside the refresh's transaction).
+
+        Items are upserted by id, so an unchanged item keeps its rowid and its row; a full read
+        also removes every item it did not see, an incremental one the items reported deleted.
+        Says whether the pairing may have changed (an item came, went, or changed its SKU,
+        parent or options), or only values did (then rescoring the touched rows is enough)."""
+        conn = self.conn
+        args = (pair, side)
+        gone = 0
+        if full:
+            gone = conn.execute(
+                "DELETE FROM items WHERE pair = ? AND side = ? AND id NOT IN "
+                "(SELECT id FROM stage_items WHERE pair = ? AND side = ?)",
+                (*args, *args),
+            ).rowcount
+        for start in range(0, len(deleted), 500):
+            part = list(deleted[start : start + 500])
+            gone += conn.execute(
+                f"DELETE FROM items WHERE pair = ? AND side = ? AND id IN "
+                f"({', '.join('?' * len(part))})",
+                (*args, *part),
+            ).rowcount
+        # Staged items that are new, or whose pairing-relevant columns changed.
+        repaired = conn.execute(
+            """SELECT count(*) FROM stage_items AS s LEFT JOIN items AS i
+               ON i.pair = s.pair AND i.side = s.side AND i.id = s.id
+               WHERE s.pair = ? AND s.side = ? AND (i.rowid IS NULL OR i.sku_key IS NOT s.sku_key
+                     OR i.parent_id IS NOT s.parent_id OR i.is_base IS NOT s.is_base
+                     OR i.variant_sig IS NOT s.variant_sig)""",
+            args,
+        ).fetchone()[0]
+        changed = [
+            int(r[0])
+            for r in conn.execute(
+                f"""SELECT i.rowid FROM stage_items AS s JOIN items AS i
+                    ON i.pair = s.pair AND i.side = s.side AND i.id = s.id
+                    WHERE s.pair = ? AND s.side = ? AND ({_DIFFERS})""",
+                args,
+            )
+        ]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[3:])
+        conn.execute(
+            f"INSERT INTO items ({ITEM_COLUMNS}) SELECT {ITEM_COLUMNS} FROM stage_items "
+            f"WHERE pair = ? AND side = ? ORDER BY rowid "
+            f"ON CONFLICT (pair, side, id) DO UPDATE SET {updates}",
+            args,
+        )
+        conn.execute("DELETE FROM stage_items WHERE pair = ? AND side = ?", args)
+        if gone or repaired:
             self._sign_bases(conn, pair, side)
-        return count
+        count = conn.execute(
+            "SELECT count(*) FROM items WHERE pair = ? AND side = ?", args
+        ).fetchone()[0]
+        return SwapInfo(int(count), bool(gone or repaired), changed)
+
+    def replace_items(self, pair: str, side: Side, items: Iterable[Item]) -> int:
+        """Replace every item of one side of a pair; all or nothing (tests and tools)."""
+        with self.transaction():
+            self.stage(pair, side, items)
+            return self.swap_in(pair, side, full=True).count
 
     @staticmethod
     def _sign_bases(conn: sqlite3.Connection, pair: str, side: Side) -> None:
@@ -332,21 +471,37 @@ class Cache:
         )
 
     def set_item_value(
-        self, pair: str, side: Side, item_id: str, field: Field, value: object, version: str | None
+        self,
+        pair: str,
+        side: Side,
+        item_id: str,
+        field: Field,
+        value: Number | None,
+        version: str | None,
     ) -> None:
-        """Record a value written by a sync, so the grid shows it without a refresh."""
-        if field == "quantity":
-            sets, args = "quantity = ?", [value]
-        else:
-            money = value if isinstance(value, Decimal) or value is None else Decimal(str(value))
-            sets, args = f"{field} = ?, {field}_u = ?", [money_text(money), to_micros(money)]
+        """Record a value the target confirmed, so the grid shows it without a refresh."""
+        sets = f"{field} = ?, {field}_u = ?"
+        args: list[object] = [money.text(value), money.micros(value)]
+        if not money.is_exact_micros(value):
+            sets += ", exact = 0"
         if version is not None:
             sets += ", version = ?"
             args.append(version)
+        # The column name comes from the closed Field literal, never from outside text.
         self.conn.execute(
             f"UPDATE items SET {sets} WHERE pair = ? AND side = ? AND id = ?",
             (*args, pair, side, item_id),
         )
+
+    def pending_signature(self, pair: str) -> list[tuple[str, int]]:
+        return [
+            (str(k), int(q))
+            for k, q in self.conn.execute(
+                "SELECT sku_key, sum(quantity) FROM pending WHERE pair = ? GROUP BY sku_key "
+                "ORDER BY sku_key",
+                (pair,),
+            )
+        ]
 
     def replace_pending(self, pair: str, lines: Iterable[PendingLine]) -> int:
         rows = [
@@ -366,18 +521,39 @@ class Cache:
         )
         return [(str(o), int(q), str(s)) for o, q, s in cur]
 
-    def record_refresh(self, pair: str, store_items: int, backoffice_items: int) -> None:
+    def record_refresh(
+        self,
+        pair: str,
+        store_items: int,
+        backoffice_items: int,
+        marks: tuple[str | None, str | None] = (None, None),
+        full: bool = True,
+    ) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO refreshes VALUES (?, ?, ?, ?)",
-            (pair, now_utc(), store_items, backoffice_items),
+            "INSERT INTO refreshes VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (pair) DO UPDATE SET "
+            "refreshed_at = excluded.refreshed_at, store_items = excluded.store_items, "
+            "backoffice_items = excluded.backoffice_items, store_mark = excluded.store_mark, "
+            "backoffice_mark = excluded.backoffice_mark, "
+            f"since_full = {'0' if full else 'since_full + 1'}",
+            (pair, now_utc(), store_items, backoffice_items, *marks),
         )
 
     def refresh_info(self, pair: str) -> RefreshInfo | None:
         row = self.conn.execute(
-            "SELECT refreshed_at, store_items, backoffice_items FROM refreshes WHERE pair = ?",
+            "SELECT refreshed_at, store_items, backoffice_items, store_mark, backoffice_mark, "
+            "since_full FROM refreshes WHERE pair = ?",
             (pair,),
         ).fetchone()
-        return None if row is None else RefreshInfo(str(row[0]), int(row[1]), int(row[2]))
+        if row is None:
+            return None
+        return RefreshInfo(
+            str(row[0]),
+            int(row[1]),
+            int(row[2]),
+            None if row[3] is None else str(row[3]),
+            None if row[4] is None else str(row[4]),
+            int(row[5]),
+        )
 
     # --- manual mappings ----------------------------------------------------------------------
 
@@ -399,3 +575,35 @@ class Cache:
             "SELECT store_key, backoffice_key FROM mappings WHERE pair = ?", (pair,)
         )
         return {str(s): str(b) for s, b in cur}
+
+
+class CacheThread:
+    """A cache connection that lives on one thread of its own, for async code: every SQLite
+    call of a refresh or a sync runs there, off the event loop, one at a time and in order."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import concurrent.futures
+
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cache")
+        self._cache: Cache | None = None
+        self._data_dir = data_dir
+
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        import asyncio
+        import functools
+
+        def run() -> T:
+            if self._cache is None:
+                self._cache = Cache.open(self._data_dir)
+            return fn(self._cache, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(run))
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
+
+        self._pool.submit(shut).result()
+        self._pool.shutdown()

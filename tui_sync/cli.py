@@ -26,10 +26,11 @@ from tui_sync.config import (
     load_config,
 )
 from tui_sync.connectors.base import ConnectorError
+from tui_sync.lock import PairBusy
 from tui_sync.model import CODES, Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
-from tui_sync.sync import SyncError, apply, parse_fields, plan, plan_undo
+from tui_sync.sync import NothingToDo, SyncError, apply, parse_fields, plan, plan_undo
 from tui_sync.views import iter_rows
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -96,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CacheError, SyncError, UsageError) as exc:
         print(f"tui-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ConnectorError as exc:
+    except NothingToDo as exc:
+        print(f"tui-sync: {exc}", file=sys.stderr)
+        return EXIT_OK
+    except (ConnectorError, PairBusy) as exc:
         print(f"tui-sync: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except sqlite3.OperationalError as exc:  # e.g. another tui-sync holds the cache too long
@@ -285,6 +289,8 @@ def print_plan(the_plan: Plan) -> None:
     )
     for change in the_plan.changes:
         print(f"  {change.sku:<24} {change.field:<9} {change.before} -> {change.after}")
+    for note in the_plan.notes:
+        print(f"  note: {note}")
     for refusal in the_plan.refusals:
         print(f"  refused {refusal.sku:<16} {refusal.field or 'row':<9} {refusal.reason}")
 
@@ -306,16 +312,20 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     statuses = _statuses(args.status)
     if args.status and not statuses:
         raise UsageError("--status: name at least one status")
-    from tui_sync.connectors import open_pair
+    from tui_sync.connectors import capabilities
 
     with _ensure_refreshed(data_dir, pair) as cache:
         rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
     missing = sorted({s.upper() for s in skus} - {r.sku.upper() for r in rows})
-    store, backoffice = open_pair(data_dir, pair)
-    capabilities = (store if target == "store" else backoffice).capabilities
-    store.close()
-    backoffice.close()
-    the_plan = plan(pair, rows, target, fields, capabilities)
+    source = pair.store if target == "backoffice" else pair.backoffice
+    the_plan = plan(
+        pair,
+        rows,
+        target,
+        fields,
+        capabilities(pair.store if target == "store" else pair.backoffice, target),
+        capabilities(source, "backoffice" if target == "store" else "store"),
+    )
     for sku in missing:
         print(f"  unknown SKU {sku} (not in the cache; refresh?)", file=sys.stderr)
     print_plan(the_plan)

@@ -1,19 +1,23 @@
 """Runs and their journal: the audit trail of every change a sync or undo applied or refused.
 
-A change is journaled as `unknown` and committed *before* it is sent, then settled (`done`,
-`conflict`, `failed`) once the connector answers; a crash in between leaves a visible `unknown`,
-never a silent half-sync. Nothing here is ever deleted.
+A change is journaled as `unknown`, with its batch's idempotency key, and committed *before* it
+is sent, then settled (`done`, `conflict`, `failed`) once the connector answers; a crash in
+between leaves an `unknown` that recovery (sync.recover) settles by reading the target, never a
+silent half-sync. `after` is what was asked for, `confirmed` what the target said it holds.
+Nothing here is ever deleted.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 
+from tui_sync import money
 from tui_sync.cache import Cache, now_utc
 from tui_sync.model import Change, ChangeResult, Field, Side
+from tui_sync.money import Number
 
 RunKind = str  # "sync" | "undo" | "auto"
 
@@ -29,6 +33,13 @@ class JournalEntry:
     after: str | None
     result: ChangeResult
     reason: str | None
+    key: str | None = None
+    confirmed: str | None = None
+
+    @property
+    def written(self) -> str | None:
+        """The value the target holds after this change: what it confirmed, else what we sent."""
+        return self.confirmed if self.confirmed is not None else self.after
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -36,7 +47,7 @@ class JournalEntry:
             "side": self.side,
             "field": self.field,
             "before": _json_value(self.field, self.before),
-            "after": _json_value(self.field, self.after),
+            "after": _json_value(self.field, self.written if self.result == "done" else self.after),
             "result": self.result,
             "reason": self.reason,
         }
@@ -71,14 +82,14 @@ class Run:
 
 
 def _json_value(field_name: Field | None, text: str | None) -> object:
-    """Quantities as JSON numbers, money as decimal strings (never floats)."""
+    """Whole quantities as JSON numbers, fractions and money as decimal strings (never floats)."""
     if text is None or field_name != "quantity":
         return text
-    return int(text)
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
-def value_text(value: int | Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def value_text(value: Number | None) -> str | None:
+    return money.text(value)
 
 
 def start_run(
@@ -104,16 +115,24 @@ def start_run(
     return run_id
 
 
-def journal_changes(cache: Cache, run_id: str, changes: list[Change], first_seq: int) -> None:
-    """Write the changes about to be sent as `unknown`, committed before any is sent."""
+_JOURNAL_COLUMNS = (
+    "run_id, seq, sku, side, item_id, field, before, after, result, reason, at, batch, key, "
+    "confirmed"
+)
+
+
+def journal_changes(cache: Cache, run_id: str, changes: Sequence[Change], batch: str) -> None:
+    """Write the changes about to be sent as `unknown`, committed before any is sent. Each
+    change's `id` is its sequence number in the run."""
     at = now_utc()
     with cache.transaction() as conn:
         conn.executemany(
-            "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unknown', NULL, ?)",
+            f"INSERT INTO journal ({_JOURNAL_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unknown', NULL, ?, ?, ?, NULL)",
             [
                 (
                     run_id,
-                    first_seq + i,
+                    c.id,
                     c.sku,
                     c.side,
                     c.item_id,
@@ -121,8 +140,10 @@ def journal_changes(cache: Cache, run_id: str, changes: list[Change], first_seq:
                     value_text(c.before),
                     value_text(c.after),
                     at,
+                    batch,
+                    c.key,
                 )
-                for i, c in enumerate(changes)
+                for c in changes
             ],
         )
 
@@ -133,7 +154,8 @@ def record_refusals(
     at = now_utc()
     with cache.transaction() as conn:
         conn.executemany(
-            "INSERT INTO journal VALUES (?, ?, ?, ?, NULL, ?, NULL, NULL, 'refused', ?, ?)",
+            f"INSERT INTO journal ({_JOURNAL_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, NULL, ?, NULL, NULL, 'refused', ?, ?, NULL, NULL, NULL)",
             [
                 (run_id, first_seq + i, sku, side, field_name, reason, at)
                 for i, (sku, side, field_name, reason) in enumerate(rows)
@@ -141,25 +163,56 @@ def record_refusals(
         )
 
 
-def settle(cache: Cache, run_id: str, seq: int, result: ChangeResult, reason: str | None) -> None:
+def settle(
+    cache: Cache,
+    run_id: str,
+    seq: int,
+    result: ChangeResult,
+    reason: str | None,
+    confirmed: Number | None = None,
+) -> None:
     cache.conn.execute(
-        "UPDATE journal SET result = ?, reason = ?, at = ? WHERE run_id = ? AND seq = ?",
-        (result, reason, now_utc(), run_id, seq),
+        "UPDATE journal SET result = ?, reason = ?, confirmed = ?, at = ? "
+        "WHERE run_id = ? AND seq = ?",
+        (result, reason, value_text(confirmed), now_utc(), run_id, seq),
     )
 
 
-def finish_run(cache: Cache, run_id: str) -> str:
-    """Close a run: `done` when every attempted write was done, else `partial`."""
+def finish_run(cache: Cache, run_id: str, state: str | None = None) -> str:
+    """Close a run: `done` when every attempted write was done, else `partial` (or the state
+    given: `interrupted` for a run that recovery settled after its process died)."""
     unsettled = cache.conn.execute(
         "SELECT count(*) FROM journal WHERE run_id = ? AND result IN ('conflict', 'failed', "
         "'unknown')",
         (run_id,),
     ).fetchone()[0]
-    state = "done" if unsettled == 0 else "partial"
+    state = state or ("done" if unsettled == 0 else "partial")
     cache.conn.execute(
-        "UPDATE runs SET state = ?, finished = ? WHERE run_id = ?", (state, now_utc(), run_id)
+        "UPDATE runs SET state = ?, finished = COALESCE(finished, ?) WHERE run_id = ?",
+        (state, now_utc(), run_id),
     )
     return state
+
+
+def unknown_changes(cache: Cache, pair: str) -> list[tuple[str, JournalEntry]]:
+    """(run id, entry) of every change of the pair still `unknown`: sent, never settled."""
+    rows = cache.conn.execute(
+        "SELECT j.run_id, j.seq, j.sku, j.side, j.item_id, j.field, j.before, j.after, "
+        "j.result, j.reason, j.key, j.confirmed FROM journal AS j JOIN runs AS r "
+        "ON r.run_id = j.run_id WHERE r.pair = ? AND j.result = 'unknown' ORDER BY j.run_id, j.seq",
+        (pair,),
+    ).fetchall()
+    return [(str(r[0]), JournalEntry(int(r[1]), *r[2:])) for r in rows]
+
+
+def undone_by(cache: Cache, run_id: str) -> str | None:
+    """The run that already undid this one, if any (an undo that wrote anything)."""
+    row = cache.conn.execute(
+        "SELECT r.run_id FROM runs AS r WHERE r.undoes = ? AND EXISTS (SELECT 1 FROM journal "
+        "AS j WHERE j.run_id = r.run_id AND j.result = 'done') ORDER BY r.run_id LIMIT 1",
+        (run_id,),
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _state(raw: str) -> str:
@@ -196,10 +249,10 @@ def runs(
     found = []
     for r in cache.conn.execute(sql, args).fetchall():
         entries = [
-            JournalEntry(int(seq), sku, side, item_id, fld, before, after, result, reason)
-            for seq, sku, side, item_id, fld, before, after, result, reason in cache.conn.execute(
-                "SELECT seq, sku, side, item_id, field, before, after, result, reason "
-                "FROM journal WHERE run_id = ? ORDER BY seq",
+            JournalEntry(int(rec[0]), *rec[1:])
+            for rec in cache.conn.execute(
+                "SELECT seq, sku, side, item_id, field, before, after, result, reason, key, "
+                "confirmed FROM journal WHERE run_id = ? ORDER BY seq",
                 (r[0],),
             )
         ]

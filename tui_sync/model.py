@@ -1,6 +1,7 @@
 """The words of DESIGN.md section 1 as plain dataclasses: what flows from connectors to the grid.
 
-Nothing here does I/O. Money is always `Decimal`; quantities are whole units.
+Nothing here does I/O. Money is always `Decimal`; quantities are `int`, or `Decimal` where a
+system keeps fractions (money.py is the one codec for both).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
+
+from tui_sync.money import Number, Quantity
 
 Side = Literal["store", "backoffice"]
 SIDES: tuple[Side, Side] = ("store", "backoffice")
@@ -76,17 +79,22 @@ class Item:
     sku: str | None
     name: str
     brand: str | None = None
-    quantity: int | None = None
+    quantity: Quantity | None = None
     price: Decimal | None = None
     cost: Decimal | None = None
     parent_id: str | None = None
     is_base: bool = False
     # Variant options as (name, value) pairs, e.g. (("Color", "Red"), ("Size", "M")).
     options: tuple[tuple[str, str], ...] = ()
-    # The connector's concurrency token (QuickBooks SyncToken, a version counter, ...).
+    # The connector's concurrency token (QuickBooks SyncToken, a version counter, ...), opaque
+    # to the core; a connector with several (a catalog version for price, none for stock)
+    # packs them into this one string.
     version: str | None = None
+    # The connector's own reference for writing this item, opaque to the core (Shopify: the
+    # variant id for price, the inventory item and location for stock). None: `id` is enough.
+    ref: str | None = None
 
-    def value(self, field_name: Field) -> int | Decimal | None:
+    def value(self, field_name: Field) -> Number | None:
         if field_name == "quantity":
             return self.quantity
         if field_name == "price":
@@ -100,7 +108,7 @@ class PendingLine:
 
     order_id: str
     sku: str
-    quantity: int
+    quantity: Quantity
     status: str = ""
 
 
@@ -114,36 +122,82 @@ class Capabilities:
     batch_size: int = 50
     # False for stores such as BigCommerce, whose inventory level cannot go below zero.
     negative_quantity: bool = False
+    # False where stock is kept in whole units only; a fraction sent there is refused, named.
+    fractional_quantity: bool = False
+    # Decimals the side keeps for prices and costs; a value is written as the side holds it.
+    money_places: int = 2
+    # ISO 4217 code of the side's prices when known; two different ones refuse price writes.
+    currency: str | None = None
     has_brand: bool = True
     has_cost: bool = True
     has_options: bool = True
+    # How many items one `read_current` call may ask for, and how many requests (pages,
+    # batches) may be in flight at once without passing the API's rate limit.
+    read_batch: int = 100
+    max_in_flight: int = 4
+    # True when `read_items(since=...)` returns only what changed since a watermark.
+    incremental: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One field write of a plan: the value read before and the value to write."""
+    """One field write of a plan: the value read before and the value to write.
+
+    `id` is the change's journal sequence number within its run: results are matched by it,
+    never by position. `key` is the row the change belongs to; `source_id` the item on the other
+    side the value comes from (None for an undo, whose source is the journal)."""
 
     sku: str
     side: Side
     item_id: str
     field: Field
-    before: int | Decimal | None
-    after: int | Decimal | None
+    before: Number | None
+    after: Number | None
     version: str | None = None
+    ref: str | None = None
+    key: str = ""
+    source_id: str | None = None
+    # The source's value when planned (before rounding to what the target holds): applying
+    # re-reads the source and refuses to write a value that moved since.
+    source_value: Number | None = None
+    id: int = 0
 
 
 ChangeResult = Literal["done", "conflict", "refused", "failed", "unknown"]
 
+# What a connector says of one change, typed so that the core knows what is safe:
+#   done        written; `value` is what the target now holds (it may have rounded)
+#   conflict    not written: the target's value is not `before` any more (`value` says what it is)
+#   not_sent    the request never left (refused before sending, connection refused): safe to retry
+#   unknown     sent, no answer (timeout, reset): stays unknown until a read settles it
+#   throttled   not written, the API asks to come back in `retry_after` seconds
+#   auth_failed the credentials were refused: nothing more can be written in this run
+#   rejected    the API refused this change (a 4xx): `reason` names the SKU and field
+Outcome = Literal["done", "conflict", "not_sent", "unknown", "throttled", "auth_failed", "rejected"]
+
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a connector says of one change it was asked to write."""
+    """What a connector says of one change it was asked to write, matched by `change_id`."""
 
-    change: Change
-    result: ChangeResult
+    change_id: int
+    outcome: Outcome
     reason: str | None = None
-    # The item's concurrency token after the write, when the connector knows it.
+    # The value the target confirms holding after the write (done), or holds now (conflict).
+    value: Number | None = None
+    # The item's concurrency token after the write, when the connector knows it: the next
+    # write of the same item in this run carries it.
     version: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Changes sent in one request. `key` is journaled before sending and reused on a retry,
+    so an API that honours idempotency keys never applies one batch twice."""
+
+    key: str
+    changes: tuple[Change, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +218,8 @@ class Plan:
     refusals: list[Refusal] = field(default_factory=list)
     # Selected rows whose fields already agree: nothing to write.
     unchanged: int = 0
+    # Notes on values written as the target holds them (rounded within tolerance).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -182,7 +238,7 @@ class Row:
     cells: dict[str, Cell]
     store: Item | None
     backoffice: Item | None
-    pending_quantity: int = 0
+    pending_quantity: Quantity = 0
 
     def side(self, side: Side) -> Item | None:
         return self.store if side == "store" else self.backoffice

@@ -7,7 +7,8 @@ Two steps, so that a sync can re-score just the rows it touched:
    reconcile inserts its result; `rescore` re-runs it on chosen rows in place, keeping `pos`.
 
 Everything item-level that would be awkward in SQL (name folding, the name without an appended
-SKU, the variant signature, money in integer millionths) was computed at refresh (cache.py).
+SKU, the variant signature, values in integer millionths) was computed at refresh (cache.py).
+Values with more than six places are compared exactly by the `money_gap_over` SQL function.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tui_sync.cache import MICROS, Cache, options_text
+from tui_sync.cache import Cache, options_text
 from tui_sync.model import Capabilities, Row, Status
+from tui_sync.money import MICROS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +45,12 @@ _SCORED = {
     "name_bare": "{a}.name_bare",
     "variant_sig": "{a}.variant_sig",
     "brand_key": "lower(trim(COALESCE({a}.brand, '')))",
-    "quantity": "{a}.quantity",
+    "quantity": "{a}.quantity_u",
     "price_u": "{a}.price_u",
     "cost_u": "{a}.cost_u",
+    "price": "{a}.price",
+    "cost": "{a}.cost",
+    "exact": "{a}.exact",
     "is_base": "{a}.is_base",
 }
 
@@ -156,7 +161,11 @@ WITH cells AS (
            src.s_variant_sig = src.b_variant_sig AS same_variants,
            src.s_brand_key = src.b_brand_key AS same_brand,
            src.s_quantity AS sq, src.b_quantity AS bq, src.s_price_u AS sp,
-           src.b_price_u AS bp, src.s_cost_u AS sc, src.b_cost_u AS bc
+           src.b_price_u AS bp, src.s_cost_u AS sc, src.b_cost_u AS bc,
+           src.pending * 1000000 AS pending_u,
+           COALESCE(src.s_exact, 1) AND COALESCE(src.b_exact, 1) AS exact,
+           src.s_price AS s_price, src.b_price AS b_price, src.s_cost AS s_cost,
+           src.b_cost AS b_cost
     FROM {src} AS src
     WHERE src.pair = :pair {where}
 ), coded AS (
@@ -171,16 +180,20 @@ WITH cells AS (
         CASE WHEN NOT matched OR base OR bq IS NULL THEN '-' WHEN bq < 0 THEN 'N' ELSE 'S' END
             AS c_qn,
         CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
-             WHEN bq >= 0 AND sq <> bq AND pending > 0 AND bq - sq = pending THEN 'N'
+             WHEN bq >= 0 AND sq <> bq AND pending > 0 AND bq - sq = pending_u THEN 'N'
              ELSE 'S' END AS c_qp,
         CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
-             WHEN bq >= 0 AND sq <> bq AND NOT (pending > 0 AND bq - sq = pending) THEN 'N'
+             WHEN bq >= 0 AND sq <> bq AND NOT (pending > 0 AND bq - sq = pending_u) THEN 'N'
              ELSE 'S' END AS c_q,
         CASE WHEN NOT matched OR base OR (sp IS NULL AND bp IS NULL) THEN '-'
-             WHEN sp IS NULL OR bp IS NULL OR abs(sp - bp) > :tolerance THEN 'N'
+             WHEN sp IS NULL OR bp IS NULL THEN 'N'
+             WHEN exact AND abs(sp - bp) > :tolerance THEN 'N'
+             WHEN NOT exact AND money_gap_over(s_price, b_price, :tolerance_text) THEN 'N'
              ELSE 'S' END AS c_p,
         CASE WHEN NOT matched OR base OR NOT :cost OR sc IS NULL OR bc IS NULL THEN '-'
-             WHEN sc <> bc THEN 'N' ELSE 'S' END AS c_c
+             WHEN exact AND sc <> bc THEN 'N'
+             WHEN NOT exact AND money_gap_over(s_cost, b_cost, '0') THEN 'N'
+             ELSE 'S' END AS c_c
     FROM cells
 )
 SELECT pair, pos, key, sku, name,
@@ -207,6 +220,7 @@ def _params(pair: str, policy: Policy) -> dict[str, object]:
     return {
         "pair": pair,
         "tolerance": policy.tolerance_micros,
+        "tolerance_text": str(policy.price_tolerance),
         "options": all(c.has_options for c in both),
         "brand": all(c.has_brand for c in both),
         "cost": all(c.has_cost for c in both),
@@ -232,18 +246,31 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
     return int(count)
 
 
-def rescore(cache: Cache, pair: str, policy: Policy, positions: Sequence[int]) -> None:
-    """Recompute cells and status of some rows after their items' values changed (a sync)."""
+def rescore(cache: Cache, pair: str, policy: Policy, keys: Sequence[str]) -> None:
+    """Recompute cells and status of some rows (by key) after their items' values changed."""
+    _rescore(cache, pair, policy, "src.key IN ({})", list(keys))
+
+
+def rescore_items(cache: Cache, pair: str, policy: Policy, rowids: Sequence[int]) -> None:
+    """Recompute the rows of these items (cache rowids), after a refresh changed their values."""
+    ids = [int(r) for r in rowids]
+    _rescore(cache, pair, policy, "(src.store_rid IN ({0}) OR src.backoffice_rid IN ({0}))", ids)
+
+
+def _rescore(
+    cache: Cache, pair: str, policy: Policy, condition: str, values: Sequence[object]
+) -> None:
     params = _params(pair, policy)
-    chunk = 500
+    chunk = 400
     with cache.transaction() as conn:
-        for start in range(0, len(positions), chunk):
-            part = [int(p) for p in positions[start : start + chunk]]
-            where = f"AND src.pos IN ({', '.join(map(str, part))})"
+        for start in range(0, len(values), chunk):
+            part = values[start : start + chunk]
+            names = {f"v{i}": v for i, v in enumerate(part)}
+            where = "AND " + condition.format(", ".join(f":{n}" for n in names))
             conn.execute(
                 f"INSERT OR REPLACE INTO rows ({_ROW_COLUMNS}) "
                 + _SCORING.format(src=_ROWS_WITH_ITEMS, where=where),
-                params,
+                {**params, **names},
             )
 
 

@@ -1,12 +1,33 @@
-"""Connectors by kind. The TUI and CLI never pick one themselves: they ask for a pair's two."""
+"""Connectors by kind. The TUI and CLI never pick one themselves: they ask for a pair's two.
+
+`capabilities` answers from the kind and the config alone, with no file or network opened: the
+console reads it to build the sync dialog and never opens a connector itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tui_sync.config import ConfigError, Connection, PairConfig
 from tui_sync.connectors.base import Connector
-from tui_sync.model import Side
+from tui_sync.model import Capabilities, Side
+
+
+def _unavailable(connection: Connection) -> ConfigError:
+    return ConfigError(
+        f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
+        "version of tui-sync (available: sandbox)"
+    )
+
+
+def capabilities(connection: Connection, side: Side) -> Capabilities:
+    if connection.kind == "sandbox":
+        from tui_sync.connectors.sandbox import capabilities_for
+
+        return capabilities_for(side)
+    raise _unavailable(connection)
 
 
 def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connector:
@@ -18,17 +39,31 @@ def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connec
         connector: Connector = SandboxConnector(state_path(data_dir), side)
         return connector
     # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
-    raise ConfigError(
-        f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox)"
-    )
+    raise _unavailable(connection)
 
 
-def open_pair(data_dir: Path, pair: PairConfig) -> tuple[Connector, Connector]:
+@asynccontextmanager
+async def pair_connectors(data_dir: Path, pair: PairConfig) -> AsyncIterator[Connectors]:
+    """Both connectors of a pair, closed on the way out whatever happens."""
     store = open_connector(data_dir, pair.store, "store")
     try:
         backoffice = open_connector(data_dir, pair.backoffice, "backoffice")
     except BaseException:
-        store.close()
+        await store.aclose()
         raise
-    return store, backoffice
+    try:
+        yield Connectors(store, backoffice)
+    finally:
+        await store.aclose()
+        await backoffice.aclose()
+
+
+class Connectors:
+    """A pair's two connectors, by side."""
+
+    def __init__(self, store: Connector, backoffice: Connector) -> None:
+        self.store = store
+        self.backoffice = backoffice
+
+    def __getitem__(self, side: Side) -> Connector:
+        return self.store if side == "store" else self.backoffice

@@ -16,8 +16,14 @@ Schema::
         parent_id the base item's id for a variant, else NULL
         options   "Name=Value;Name=Value" ("Color=Red;Size=M"), "" when none
         version   bumped on every write: the concurrency token handed out as Item.version
+        modified  the state's clock when the item last changed: incremental reads ask for
+                  items modified after a watermark
     orders(order_id TEXT, sku TEXT, quantity INTEGER, status TEXT, posted INTEGER)
         store order lines; posted = 1 once the back office has imported the order
+    deleted(side, id, modified)   items removed, for incremental reads
+    applied(batch_key, side, id, field, value, at)   every write applied, by idempotency key:
+        a batch sent again with the same key is answered from here, never applied twice
+    faults(key, value)   fault switches for tests and the bench (never set by `demo`)
 
 Indexes: items_page on items(side) (SQLite appends the rowid, so it serves keyset paging by
 (side, rowid)), items_id UNIQUE on items(side, id), orders_by_id on orders(order_id).
@@ -29,21 +35,43 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+from tui_sync import money
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.model import Field, Side
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE items (
     side TEXT NOT NULL, id TEXT NOT NULL, sku TEXT, name TEXT NOT NULL, brand TEXT,
     quantity INTEGER, price TEXT, cost TEXT, parent_id TEXT,
     is_base INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '',
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1, modified INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE orders (
     order_id TEXT NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL,
     status TEXT NOT NULL, posted INTEGER NOT NULL DEFAULT 0
 );
+"""
+    + """
+CREATE TABLE IF NOT EXISTS deleted (side TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER);
+CREATE TABLE IF NOT EXISTS applied (
+    batch_key TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
+    value TEXT, version INTEGER, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applied_by_key ON applied (batch_key);
+CREATE TABLE IF NOT EXISTS faults (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+)
+# Added after the first release: `open_state` brings an older state file up to date in place.
+_LATER = """
+CREATE TABLE IF NOT EXISTS deleted (side TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER);
+CREATE TABLE IF NOT EXISTS applied (
+    batch_key TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
+    value TEXT, version INTEGER, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applied_by_key ON applied (batch_key);
+CREATE TABLE IF NOT EXISTS faults (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 # Built after the bulk load: maintaining them row by row would cost more than one sort at the end.
@@ -51,6 +79,7 @@ INDEXES = """
 CREATE INDEX items_page ON items (side);
 CREATE UNIQUE INDEX items_id ON items (side, id);
 CREATE INDEX orders_by_id ON orders (order_id);
+CREATE INDEX items_modified ON items (side, modified);
 """
 
 ITEM_COLUMNS = (
@@ -80,6 +109,7 @@ def open_state(path: Path) -> sqlite3.Connection:
         row = conn.execute("SELECT value FROM meta WHERE key = 'size'").fetchone()
         conn.execute("SELECT id, version FROM items LIMIT 0")
         conn.execute("SELECT order_id, posted FROM orders LIMIT 0")
+        _upgrade(conn)
     except sqlite3.Error as error:
         conn.close()
         raise _unreadable(error) from None
@@ -87,6 +117,17 @@ def open_state(path: Path) -> sqlite3.Connection:
         conn.close()
         raise ConnectorError(MISSING)
     return conn
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a state file made by an earlier version up to date, keeping what it holds."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(items)")}
+    if "modified" in columns:
+        return
+    with conn:
+        conn.execute("ALTER TABLE items ADD COLUMN modified INTEGER NOT NULL DEFAULT 0")
+        conn.execute("CREATE INDEX IF NOT EXISTS items_modified ON items (side, modified)")
+        conn.executescript(_LATER)
 
 
 def info(path: Path) -> dict[str, object] | None:
@@ -118,17 +159,72 @@ def decode_options(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((name, value) for name, _, value in pairs)
 
 
-def money_text(value: Decimal) -> str:
-    """Money as the vendors hold it: 2 decimals, as text so no float ever rounds it."""
-    return str(value.quantize(Decimal("0.01")))
-
-
 def to_column(field: Field, value: int | Decimal | str | None) -> int | str | None:
+    """A value as the state keeps it: quantities as integers, money as exact text."""
     if value is None:
         return None
     if field == "quantity":
         return int(value)
-    return money_text(Decimal(value))
+    return money.text(money.parse_money(value))
+
+
+def column(field: str) -> str:
+    """The column of a field: only the closed set of names, never text from outside."""
+    if field not in ("quantity", "price", "cost"):
+        raise ValueError(f"not a field: {field!r}")
+    return field
+
+
+def tick(conn: sqlite3.Connection) -> int:
+    """Advance the state's clock (inside the caller's transaction) and return the new time."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+    now = (int(row[0]) if row else 0) + 1
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('clock', ?)", (str(now),))
+    return now
+
+
+# --- fault switches: how the tests and the bench make the sandbox fail the way real APIs do ---
+
+FAULTS = {
+    "latency_ms": "milliseconds each call waits before it answers",
+    "throttle": "how many of the next write calls are answered 429 (throttled)",
+    "reject_sku": "a SKU whose every write is rejected (one bad item of a batch)",
+    "lose_answer_at": "the Nth write batch is applied, then its answer is lost (timeout)",
+    "crash_at": "the Nth write batch is applied, then the process dies before answering",
+    "change_at_write": "side:id:field=value changed behind our back as the next write arrives",
+}
+
+
+def set_faults(path: Path, **switches: object) -> None:
+    """Turn fault switches on (a value) or off (None); unknown names are an error."""
+    unknown = set(switches) - set(FAULTS)
+    if unknown:
+        raise KeyError(f"unknown fault switch(es): {', '.join(sorted(unknown))}")
+    conn = open_state(path)
+    try:
+        with conn:
+            for key, value in switches.items():
+                if value is None:
+                    conn.execute("DELETE FROM faults WHERE key = ?", (key,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO faults VALUES (?, ?)", (key, str(value)))
+            conn.execute("INSERT OR IGNORE INTO faults VALUES ('write_calls', '0')")
+    finally:
+        conn.close()
+
+
+def applied_writes(path: Path) -> list[tuple[str, str, str, str, str | None]]:
+    """Every write the sandbox applied: (batch key, side, item id, field, value), in order."""
+    conn = open_state(path)
+    try:
+        rows = conn.execute(
+            "SELECT batch_key, side, id, field, value FROM applied ORDER BY rowid"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [
+        (str(k), str(s), str(i), str(f), None if v is None else str(v)) for k, s, i, f, v in rows
+    ]
 
 
 def set_value(
@@ -140,8 +236,9 @@ def set_value(
         with conn:
             # The column name comes from the closed Field literal, never from user text.
             cursor = conn.execute(
-                f"UPDATE items SET {field} = ?, version = version + 1 WHERE side = ? AND id = ?",
-                (to_column(field, value), side, item_id),
+                f"UPDATE items SET {field} = ?, version = version + 1, modified = ? "
+                "WHERE side = ? AND id = ?",
+                (to_column(field, value), tick(conn), side, item_id),
             )
         if cursor.rowcount == 0:
             raise LookupError(f"no {side} item with id {item_id!r}")
@@ -155,6 +252,7 @@ def delete_item(path: Path, side: Side, item_id: str) -> None:
     try:
         with conn:
             conn.execute("DELETE FROM items WHERE side = ? AND id = ?", (side, item_id))
+            conn.execute("INSERT INTO deleted VALUES (?, ?, ?)", (side, item_id, tick(conn)))
     finally:
         conn.close()
 

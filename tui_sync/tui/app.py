@@ -20,7 +20,7 @@ from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
-from tui_sync.connectors import open_pair
+from tui_sync.connectors import capabilities
 from tui_sync.model import Capabilities, Plan, Side
 from tui_sync.tui import actions, workers
 from tui_sync.tui.grid import DiscrepancyGrid
@@ -122,10 +122,11 @@ class TuiSyncApp(App[None]):
             self._update_bars()
 
     def _read_capabilities(self) -> None:
-        store, backoffice = open_pair(self.data_dir, self.pair)
-        self.capabilities = {"store": store.capabilities, "backoffice": backoffice.capabilities}
-        store.close()
-        backoffice.close()
+        # From the kind and the config: the console never opens a connector itself.
+        self.capabilities = {
+            "store": capabilities(self.pair.store, "store"),
+            "backoffice": capabilities(self.pair.backoffice, "backoffice"),
+        }
 
     def _load_view(self, keep_cursor: bool = False) -> None:
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)

@@ -145,7 +145,14 @@ class SyncDialog(ModalScreen[Plan | None]):
 
     def action_show_plan(self) -> None:
         target = self._target()
-        self.plan = plan(self.pair, self.rows, target, self._fields(), self.capabilities[target])
+        self.plan = plan(
+            self.pair,
+            self.rows,
+            target,
+            self._fields(),
+            self.capabilities[target],
+            self.capabilities[other_side(target)],
+        )
         self.query_one("#plan-text", Static).update(plan_text(self.plan))
         self._set_mode(review=True)
         apply_button = self.query_one("#apply", Button)
