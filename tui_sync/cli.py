@@ -121,12 +121,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.size is not None and not 1 <= args.size <= 1_000_000:
             raise UsageError("--size: between 1 and 1000000")
         ensure_sandbox(data_dir, size=args.size, reset=args.reset)
-        return _open_tui(data_dir, config.pair("sandbox"))
+        return _open_tui(data_dir, config.pair("sandbox"), args.config)
     if command == "undo":
         return _undo(data_dir, config, args.run_id, args.yes)
     pair = config.pair(getattr(args, "pair", None))
     if command == "open":
-        return _open_tui(data_dir, pair)
+        return _open_tui(data_dir, pair, args.config)
     if command == "refresh":
         _refresh(data_dir, pair)
         return EXIT_OK
@@ -139,11 +139,11 @@ def _run(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {command!r}")
 
 
-def _open_tui(data_dir: Path, pair: PairConfig) -> int:
+def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None) -> int:
     from tui_sync.tui.app import TuiSyncApp  # textual only loads for the console itself
 
     Cache.open(data_dir).close()  # a bad cache is a one-line error here, not a traceback later
-    TuiSyncApp(data_dir=data_dir, pair=pair).run()
+    TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path).run()
     return EXIT_OK
 
 

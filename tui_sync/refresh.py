@@ -25,7 +25,7 @@ from tui_sync.connectors.base import Connector
 from tui_sync.lock import PairLock
 from tui_sync.model import SIDES, PendingLine, Side, side_label
 from tui_sync.reconcile import reconcile, rescore_items
-from tui_sync.sync import NOTHING_RECOVERED, Recovered, StopOnSignals, policy_for, recover
+from tui_sync.sync import NOTHING_RECOVERED, Recovered, policy_for, recover
 
 # progress(phase, done, total): phase is a short phrase for a progress bar's label.
 RefreshProgress = Callable[[str, int, int | None], None]
@@ -62,10 +62,11 @@ async def _refresh(
 ) -> RefreshSummary:
     db = CacheThread(data_dir)
     try:
-        with StopOnSignals(asyncio.Event()):  # a signal ends it at once: reads are safe to drop
-            async with pair_connectors(data_dir, pair) as conns:
-                recovered = await recover(db, pair, conns)
-                return await refresh_with(db, pair, conns, progress, full, recovered)
+        # No signal handlers: SIGINT or SIGTERM end a refresh at once, which is safe, since
+        # nothing is swapped in until the last, single transaction (SQLite rolls it back).
+        async with pair_connectors(data_dir, pair) as conns:
+            recovered = await recover(db, pair, conns)
+            return await refresh_with(db, pair, conns, progress, full, recovered)
     finally:
         db.close()
 

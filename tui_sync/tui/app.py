@@ -63,10 +63,13 @@ class TuiSyncApp(App[None]):
         pair: PairConfig,
         clock: Callable[[], datetime] = datetime.now,
         refresh_on_start: bool = True,
+        config_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.pair = pair
+        # Handed to the child process that refreshes and syncs (None: the default config).
+        self.config_path = config_path
         self.clock = clock
         self.refresh_on_start = refresh_on_start
         self.cache = Cache.open(data_dir)
@@ -240,9 +243,9 @@ class TuiSyncApp(App[None]):
         if self._start("Refresh"):
             self._refresh_worker()
 
-    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _refresh_worker(self) -> None:
-        workers.run_refresh(self, self.data_dir, self.pair)
+    @work(exclusive=True, group="refresh", exit_on_error=False)
+    async def _refresh_worker(self) -> None:
+        await workers.run_refresh(self, self.data_dir, self.config_path, self.pair)
 
     def action_sync(self) -> None:
         if self.busy:
@@ -263,15 +266,16 @@ class TuiSyncApp(App[None]):
         if self._start("Sync"):
             self._sync_worker(plan)
 
-    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
-    def _sync_worker(self, plan: Plan) -> None:
-        workers.run_sync(self, self.data_dir, self.pair, plan, "sync")
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def _sync_worker(self, plan: Plan) -> None:
+        await workers.run_sync(self, self.data_dir, self.config_path, self.pair, plan, "sync")
 
     def on_progress(self, message: Progress) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=message.total, progress=message.done)
         done = f" {message.done:,}/{message.total:,}" if message.total else ""
-        self.query_one("#status-label", Label).update(f"{message.label}{done}")
+        # The label's width is fixed (1fr): repaint it, without laying out the whole screen.
+        self.query_one("#status-label", Label).update(f"{message.label}{done}", layout=False)
 
     def _take_counts(self, counts: dict[str, int]) -> None:
         """Counts a worker made after its work; with a filter on, the filtered ones instead."""

@@ -1,22 +1,33 @@
-"""The console's background work: the same core functions the CLI calls, run in threads.
+"""The console's background work: refresh and sync run in a child process (tui_sync.child),
+the same core functions the CLI calls, so their Python work never takes the UI's time.
 
-Workers never touch a widget: they post messages (messages.py) and the app's handlers update the
-screen. Each opens its own cache connection (refresh/apply do), as SQLite wants per thread.
+A worker here only reads the child's JSON lines and posts messages (messages.py); the app's
+handlers update the screen. Stopping a worker (Esc, quit) sends the child SIGTERM: a refresh ends
+at once, a sync after the batch in flight, with its journal settled.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
 from pathlib import Path
 
 from textual.message_pump import MessagePump
 
+from tui_sync import journal, plan_io
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.model import Plan
-from tui_sync.refresh import refresh
-from tui_sync.sync import apply
+from tui_sync.refresh import RefreshSummary
 from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
 from tui_sync.views import view_counts
+
+# How long a stopped child may take to end before it is killed (a sync finishing its batch).
+STOP_GRACE_S = 5.0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -29,26 +40,116 @@ def _counts(data_dir: Path, pair: str) -> dict[str, int]:
         return view_counts(cache, pair)
 
 
-def run_refresh(target: MessagePump, data_dir: Path, pair: PairConfig) -> None:
-    def progress(label: str, done: int, total: int | None) -> None:
-        target.post_message(Progress(label, done, total))
+class ChildFailed(Exception):
+    """The child process reported an error (one line) or ended without a result."""
 
+
+async def _run_child(
+    target: MessagePump, data_dir: Path, config: Path | None, pair: str, *work: str
+) -> dict[str, object]:
+    command = [sys.executable, "-m", "tui_sync.child", "--data-dir", str(data_dir)]
+    if config is not None:
+        command += ["--config", str(config)]
+    command += ["--pair", pair, *work]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        # Its own session: a Ctrl+C meant for the console does not reach it half-way.
+        start_new_session=True,
+    )
+    result: dict[str, object] | None = None
+    error: str | None = None
     try:
-        summary = refresh(data_dir, pair, progress)
-        target.post_message(RefreshDone(summary, _counts(data_dir, pair.name)))
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if "progress" in record:
+                label, done, total = record["progress"]
+                target.post_message(Progress(str(label), int(done), total))
+            elif "done" in record and isinstance(record["done"], dict):
+                result = record["done"]
+            elif "error" in record:
+                error = str(record["error"])
+        await process.wait()
+    except asyncio.CancelledError:
+        await _stop(process)
+        raise
+    if error is not None:
+        raise ChildFailed(error)
+    if result is None:
+        raise ChildFailed(f"the worker process ended without a result (exit {process.returncode})")
+    return result
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    try:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+    except (ProcessLookupError, TimeoutError):
+        if process.returncode is None:
+            process.kill()
+
+
+async def run_refresh(
+    target: MessagePump, data_dir: Path, config: Path | None, pair: PairConfig
+) -> None:
+    try:
+        done = await _run_child(target, data_dir, config, pair.name, "refresh")
+        summary = RefreshSummary(
+            int(str(done["store_items"])),
+            int(str(done["backoffice_items"])),
+            int(str(done["pending_lines"])),
+            int(str(done["rows"])),
+            bool(done.get("full", True)),
+        )
+        counts = await asyncio.to_thread(_counts, data_dir, pair.name)
+        target.post_message(RefreshDone(summary, counts))
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:  # every failure reaches the user as one line, nothing is lost
         target.post_message(WorkFailed("Refresh", _one_line(exc)))
 
 
-def run_sync(target: MessagePump, data_dir: Path, pair: PairConfig, plan: Plan, kind: str) -> None:
-    def progress(done: int, total: int) -> None:
-        target.post_message(Progress("Syncing", done, total))
-
+async def run_sync(
+    target: MessagePump,
+    data_dir: Path,
+    config: Path | None,
+    pair: PairConfig,
+    plan: Plan,
+    kind: str,
+    undoes: str | None = None,
+) -> None:
+    fd, name = tempfile.mkstemp(prefix="tui-sync-plan-", suffix=".json")
+    os.close(fd)
+    path = Path(name)
     try:
-        applied = apply(data_dir, pair, plan, progress, kind=kind)
-        target.post_message(SyncDone(applied.run, _counts(data_dir, pair.name)))
+        plan_io.write(plan, path)
+        work = [kind, "--plan", str(path)] + (["--undoes", undoes] if undoes else [])
+        done = await _run_child(target, data_dir, config, pair.name, *work)
+        run_id = str(done["run_id"])
+
+        def read() -> tuple[journal.Run, dict[str, int]]:
+            with Cache.open(data_dir) as cache:
+                (run,) = journal.runs(cache, run_id=run_id)
+                return run, view_counts(cache, pair.name)
+
+        run, counts = await asyncio.to_thread(read)
+        target.post_message(SyncDone(run, counts))
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:
         target.post_message(WorkFailed("Sync", _one_line(exc)))
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def run_counts(target: MessagePump, data_dir: Path, pair: str) -> None:
