@@ -136,6 +136,8 @@ def _schema_v2(db: sqlite_utils.Database) -> None:
         CREATE UNIQUE INDEX rows_by_key ON rows (pair, key);
         -- the views' WHERE clauses over status and codes, without a scan of every row
         CREATE INDEX rows_by_status ON rows (pair, status, pos);
+        CREATE INDEX rows_price_out ON rows (pair, pos) WHERE c_p = 'N';
+        CREATE INDEX rows_quantity_out ON rows (pair, pos) WHERE 'N' IN (c_q, c_qp, c_qn);
         ALTER TABLE journal ADD COLUMN batch TEXT;
         ALTER TABLE journal ADD COLUMN key TEXT;
         ALTER TABLE journal ADD COLUMN confirmed TEXT;
@@ -419,7 +421,7 @@ class Cache:
                ON i.pair = s.pair AND i.side = s.side AND i.id = s.id
                WHERE s.pair = ? AND s.side = ? AND (i.rowid IS NULL OR i.sku_key IS NOT s.sku_key
                      OR i.parent_id IS NOT s.parent_id OR i.is_base IS NOT s.is_base
-                     OR i.variant_sig IS NOT s.variant_sig)""",
+                     OR (s.is_base = 0 AND i.variant_sig IS NOT s.variant_sig))""",
             args,
         ).fetchone()[0]
         changed = [
@@ -431,7 +433,14 @@ class Cache:
                 args,
             )
         ]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[3:])
+        # A base's variant signature is computed from its variants (_sign_bases), not read:
+        # an upsert keeps the one it has unless the pairing changed and it is signed again.
+        updates = ", ".join(
+            f"{c} = CASE WHEN excluded.is_base THEN items.{c} ELSE excluded.{c} END"
+            if c == "variant_sig"
+            else f"{c} = excluded.{c}"
+            for c in ITEM_COLUMNS.split(", ")[3:]
+        )
         conn.execute(
             f"INSERT INTO items ({ITEM_COLUMNS}) SELECT {ITEM_COLUMNS} FROM stage_items "
             f"WHERE pair = ? AND side = ? ORDER BY rowid "

@@ -22,16 +22,31 @@ class View:
     label: str
     short: str  # for narrow terminals
     where: str  # SQL over the rows table (alias r)
+    # The index that serves `where` (a partial index for the code views): named, because
+    # SQLite's planner, without statistics, would rather scan the whole table in pos order.
+    index: str | None = None
 
 
 VIEWS: tuple[View, ...] = (
     View("all", "All", "All", "1"),
-    View("out_of_sync", "Out of sync", "Out", "r.status = 'out_of_sync'"),
-    View("price", "Price out of sync", "Price", "r.c_p = 'N'"),
-    View("quantity", "Quantity out of sync", "Qty", "'N' IN (r.c_q, r.c_qp, r.c_qn)"),
-    View("in_orders", "In orders", "Ord", "r.status = 'in_orders'"),
-    View("base", "Base", "Base", "r.status = 'base'"),
-    View("unmatched", "Unmatched", "Unm", "r.status IN ('store_only', 'backoffice_only')"),
+    View("out_of_sync", "Out of sync", "Out", "r.status = 'out_of_sync'", "rows_by_status"),
+    View("price", "Price out of sync", "Price", "r.c_p = 'N'", "rows_price_out"),
+    View(
+        "quantity",
+        "Quantity out of sync",
+        "Qty",
+        "'N' IN (r.c_q, r.c_qp, r.c_qn)",
+        "rows_quantity_out",
+    ),
+    View("in_orders", "In orders", "Ord", "r.status = 'in_orders'", "rows_by_status"),
+    View("base", "Base", "Base", "r.status = 'base'", "rows_by_status"),
+    View(
+        "unmatched",
+        "Unmatched",
+        "Unm",
+        "r.status IN ('store_only', 'backoffice_only')",
+        "rows_by_status",
+    ),
 )
 VIEW_BY_KEY = {v.key: v for v in VIEWS}
 
@@ -80,7 +95,10 @@ def _filter(text: str) -> tuple[str, list[object]]:
 
 
 def row_count(conn: sqlite3.Connection, pair: str) -> int:
-    return int(conn.execute("SELECT count(*) FROM rows WHERE pair = ?", (pair,)).fetchone()[0])
+    """Rows of a pair. Reconcile numbers them 0..n-1 and a rescore keeps `pos`, so the last
+    position says it in one index probe, where count(*) would read every row (1M: ~160 ms)."""
+    last = conn.execute("SELECT max(pos) FROM rows WHERE pair = ?", (pair,)).fetchone()[0]
+    return 0 if last is None else int(last) + 1
 
 
 def view_counts(cache: Cache, pair: str, text: str = "") -> dict[str, int]:
@@ -107,8 +125,10 @@ class ViewRows:
         if view.key == "all" and not extra:
             self._positions = range(self._capacity)
         else:
+            # With a filter, the name must be read anyway: then the index is the planner's call.
+            hint = f" INDEXED BY {view.index}" if view.index and not extra else ""
             cur = cache.conn.execute(
-                f"SELECT r.pos FROM rows AS r WHERE r.pair = ? AND {view.where}{extra} "
+                f"SELECT r.pos FROM rows AS r{hint} WHERE r.pair = ? AND {view.where}{extra} "
                 "ORDER BY r.pos",
                 (pair, *args),
             )
