@@ -313,11 +313,14 @@ async def apply_plan(
         await db.call(journal.journal_changes, run_id, batch.changes, batch.key)
         try:
             results = await _send(target, batch)
-        except AuthError as exc:
+        except AuthError as exc:  # refused before anything was sent
             await settler.fail(batch.changes, _one_line(exc))
             stopped = f"not sent: {_one_line(exc)}"
             continue
         await settler.settle(target, batch, results, versions)
+        refused_auth = next((r for r in results if r.outcome == "auth_failed"), None)
+        if refused_auth is not None:  # the rest of the run would be refused the same way
+            stopped = f"not sent: {refused_auth.reason or 'authentication failed'}"
         sent += len(batch.changes)
         if progress:
             progress(sent, total)
@@ -337,6 +340,14 @@ async def _send(target: Connector, batch: Batch) -> list[WriteResult]:
         try:
             results = await target.write(todo)
         except AuthError:
+            if final:  # a retry refused: what the first tries settled still stands
+                return [
+                    *final.values(),
+                    *(
+                        WriteResult(c.id, "auth_failed", "authentication failed")
+                        for c in todo.changes
+                    ),
+                ]
             raise
         except Exception as exc:  # sent or not, nobody knows: a read will settle it
             results = [WriteResult(c.id, "unknown", _one_line(exc)) for c in todo.changes]
@@ -347,8 +358,6 @@ async def _send(target: Connector, batch: Batch) -> list[WriteResult]:
             outcome = by_id.get(change.id)
             if outcome is None:
                 final[change.id] = WriteResult(change.id, "unknown", "no answer for this change")
-            elif outcome.outcome == "auth_failed":
-                raise AuthError(outcome.reason or "authentication failed")
             elif outcome.outcome == "throttled" and waited < THROTTLE_BUDGET_S:
                 retry.append(change)
                 delay = max(delay, outcome.retry_after or 1.0)
@@ -607,7 +616,14 @@ async def recover(db: CacheThread, pair: PairConfig, conns: Connectors) -> Recov
                         pair.name, entry.side, entry.item_id, entry.field, value, None
                     )
             for run_id in runs:
-                journal.finish_run(cache, run_id, "interrupted")
+                # A run whose process died is `interrupted`; one that ended with a read that
+                # failed keeps the state its own counts give.
+                raw = cache.conn.execute(
+                    "SELECT state FROM runs WHERE run_id = ?", (run_id,)
+                ).fetchone()[0]
+                journal.finish_run(
+                    cache, run_id, "interrupted" if str(raw).startswith("running:") else None
+                )
         keys = sorted({e.key for _, e, *_ in settled if e.key})
         if keys:
             rescore(cache, pair.name, policy_for(pair), keys)
