@@ -107,7 +107,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _selector(flag: str, text: str | None) -> list[str] | None:
+    """The comma-separated names of a selector flag; None when the flag was not given.
+
+    An empty or blank selector (a cron variable that came out empty) is bad usage, never "all":
+    only --all says every row (DESIGN.md section 2)."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise UsageError(f"{flag}: empty; name at least one (use --all for every row)")
+    if not all(parts):
+        raise UsageError(f"{flag}: an empty name in the list {text!r}")
+    return parts
+
+
+def _check_selectors(args: argparse.Namespace) -> None:
+    """Every selector names something, checked before anything is read or written."""
+    for flag in ("--sku", "--status", "--run", "--pair"):
+        value = getattr(args, flag[2:], None)
+        if flag in ("--run", "--pair") and value is not None and not value.strip():
+            raise UsageError(f"{flag}: empty; name one")
+        if flag in ("--sku", "--status"):
+            _selector(flag, value)
+    run_id = getattr(args, "run_id", None)
+    if run_id is not None and not run_id.strip():
+        raise UsageError("RUN_ID: empty; name the run to undo (see `tui-sync log`)")
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_selectors(args)
     config = load_config(args.config or default_config_path())
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "open"
@@ -173,9 +202,9 @@ def _ensure_refreshed(data_dir: Path, pair: PairConfig) -> Cache:
 
 
 def _statuses(text: str | None) -> list[str]:
-    if not text:
+    found = _selector("--status", text)
+    if found is None:
         return []
-    found = [s.strip() for s in text.split(",") if s.strip()]
     known = {s.value for s in Status}
     for status in found:
         if status not in known:
@@ -302,10 +331,10 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     target: Side = "store" if args.to == "store" else "backoffice"
     if not args.dry_run:
         _check_master(pair, target, args.yes)
-    skus = [s.strip() for s in args.sku.split(",") if s.strip()] if args.sku else []
+    skus = _selector("--sku", args.sku) or []
     statuses = _statuses(args.status)
-    if args.status and not statuses:
-        raise UsageError("--status: name at least one status")
+    if not (skus or statuses or args.all):  # argparse requires one; never fall back to "all"
+        raise UsageError("name the rows: --sku, --status or --all")
     from tui_sync.connectors import open_pair
 
     with _ensure_refreshed(data_dir, pair) as cache:
