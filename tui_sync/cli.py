@@ -29,7 +29,11 @@ from tui_sync.connectors.base import ConnectorError
 from tui_sync.model import CODES, Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
+from tui_sync.sandbox import remote
+from tui_sync.sandbox.remote import SandboxStateError
+from tui_sync.sandbox.state import ensure_sandbox, state_path
 from tui_sync.sync import SyncError, apply, parse_fields, plan, plan_undo
+from tui_sync.text import inert
 from tui_sync.views import iter_rows
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -62,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[common], help="the console on the built-in sandbox")
     demo.add_argument("--size", type=int, help="SKUs in the sandbox catalog (default 2000)")
     demo.add_argument("--reset", action="store_true", help="regenerate the sandbox")
+    sandbox = sub.add_parser(
+        "sandbox", parents=[common], help="prepare the built-in sandbox without the console"
+    )
+    sandbox.add_argument("--size", type=int, help="SKUs in the sandbox catalog (default 2000)")
+    sandbox.add_argument("--reset", action="store_true", help="regenerate the sandbox")
     sub.add_parser("open", parents=[common, pair], help="the console on a configured pair")
     sub.add_parser("refresh", parents=[common, pair], help="pull both sides into the cache")
     diff = sub.add_parser("diff", parents=[common, pair], help="the grid, headless")
@@ -93,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.data_dir = getattr(args, "data_dir", None)
     try:
         return _run(args)
-    except (ConfigError, CacheError, SyncError, UsageError) as exc:
+    except (ConfigError, CacheError, SyncError, UsageError, SandboxStateError) as exc:
         print(f"tui-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConnectorError as exc:
@@ -140,16 +149,28 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config or default_config_path())
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "open"
-    if command == "demo":
-        from tui_sync.sandbox.state import ensure_sandbox
-
+    if command in ("demo", "sandbox"):
         if args.size is not None and not 1 <= args.size <= 1_000_000:
             raise UsageError("--size: between 1 and 1000000")
-        ensure_sandbox(data_dir, size=args.size, reset=args.reset)
+        made = ensure_sandbox(
+            data_dir, size=args.size, reset=args.reset, progress=_generate_progress
+        )
+        if command == "sandbox":
+            _sandbox_report(data_dir, made)
+            return EXIT_OK
         return _open_tui(data_dir, config.pair("sandbox"))
     if command == "undo":
         return _undo(data_dir, config, args.run_id, args.yes)
+    if command == "log":
+        # The audit trail of every pair (with a pair column) unless --pair names one; it reads
+        # only the cache, so no connector and no sandbox is needed.
+        if args.pair is not None:
+            config.pair(args.pair)
+        return _log(data_dir, args)
     pair = config.pair(getattr(args, "pair", None))
+    if "sandbox" in (pair.store.kind, pair.backoffice.kind):
+        # A first use generates the catalog: with progress here, not silently inside a connector.
+        ensure_sandbox(data_dir, progress=_generate_progress)
     if command == "open":
         return _open_tui(data_dir, pair)
     if command == "refresh":
@@ -159,9 +180,20 @@ def _run(args: argparse.Namespace) -> int:
         return _diff(data_dir, pair, args)
     if command == "sync":
         return _sync(data_dir, pair, args)
-    if command == "log":
-        return _log(data_dir, args)
     raise UsageError(f"unknown command {command!r}")
+
+
+def _generate_progress(done: int, total: int) -> None:
+    _progress("Generating the sandbox", done, total)
+
+
+def _sandbox_report(data_dir: Path, made: bool) -> None:
+    path = state_path(data_dir)
+    meta = remote.info(path) or {}
+    size = int(str(meta.get("size", 0)))
+    what = "generated" if made else "kept the existing"
+    created = inert(str(meta.get("created", "?")))
+    print(f"sandbox: {what} {size:,}-SKU catalog at {inert(str(path))} (created {created})")
 
 
 def _open_tui(data_dir: Path, pair: PairConfig) -> int:
