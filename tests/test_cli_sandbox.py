@@ -1,4 +1,4 @@
-"""Issue 10 items 8 and progress: the sandbox is never silently regenerated; `sandbox` prepares it."""
+"""Issue 10 item 8: the sandbox is never silently regenerated; `sandbox` prepares it."""
 
 from __future__ import annotations
 
@@ -70,9 +70,7 @@ def test_only_reset_replaces_an_unusable_sandbox(home: Path) -> None:
     assert info is not None and info["size"] == 200
 
 
-def test_a_locked_sandbox_says_so_and_is_kept(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_locked_sandbox_says_so_and_is_kept(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = state_path(home / "data")
     before = path.read_bytes()
     holder = sqlite3.connect(path, isolation_level=None)
