@@ -137,7 +137,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(home: Path) -> None:
         "--all",
         "--dry-run",
     )
-    assert out.returncode == 1  # some rows are refused (base, unmatched, in orders...)
+    # Some rows are refused (base, unmatched, in orders...): listed, but not a failure.
+    assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Plan: ")
     assert "refused" in out.stdout and "base product" in out.stdout
     assert cli(home, "log").stdout.strip() == "no runs yet"
