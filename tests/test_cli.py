@@ -22,6 +22,7 @@ SIZE = 400
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     ensure_sandbox(tmp_path / "data", size=SIZE)
+    (tmp_path / "config.toml").write_text("")  # --config names it, so it must exist
     return tmp_path
 
 

@@ -179,7 +179,7 @@ def _check_selectors(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _check_selectors(args)
-    config = load_config(args.config or default_config_path())
+    config = _config(args)
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "open"
     if command in ("demo", "sandbox"):
@@ -216,6 +216,21 @@ def _run(args: argparse.Namespace) -> int:
     if command == "sync":
         return _sync(data_dir, pair, args)
     raise UsageError(f"unknown command {command!r}")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """A config path the user named (--config, TUI_SYNC_CONFIG) must exist; only the default
+    one may be missing (then only the sandbox pair exists)."""
+    if args.config is not None:
+        named = "--config"
+    elif os.environ.get("TUI_SYNC_CONFIG"):
+        named = "TUI_SYNC_CONFIG"
+    else:
+        return load_config(default_config_path())
+    path = args.config or default_config_path()
+    if not path.exists():
+        raise UsageError(f"{named} {path}: no such config file")
+    return load_config(path, required=True)
 
 
 def _generate_progress(done: int, total: int) -> None:
