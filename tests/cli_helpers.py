@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +42,13 @@ def one_line(err: bytes) -> str:
 def fingerprint(home: Path) -> tuple[str, str]:
     """The sandbox's remote state and the audit log: what a command must leave as it found it."""
     remote = hashlib.sha256(state_path(home / "data").read_bytes()).hexdigest()
-    log = run(home, "log", "--json")
-    assert log.returncode == 0, log.stderr
-    return remote, json.dumps(json.loads(log.stdout), sort_keys=True)
+    cache = home / "data" / "cache.db"
+    if not cache.exists():
+        return remote, ""
+    conn = sqlite3.connect(cache)
+    try:
+        runs = conn.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+        journal = conn.execute("SELECT * FROM journal ORDER BY run_id, seq").fetchall()
+    finally:
+        conn.close()
+    return remote, repr((runs, journal))

@@ -41,8 +41,20 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("how", ["corrupt", "truncated", "empty", "garbage header"])
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:1] + c[-1:]))
+# Each damage with each kind of command, without running every pair of them (subprocesses).
+CASES = [
+    ("corrupt", COMMANDS[0]),
+    ("truncated", COMMANDS[0]),
+    ("empty", COMMANDS[0]),
+    ("garbage header", COMMANDS[0]),
+    ("truncated", COMMANDS[1]),
+    ("corrupt", COMMANDS[2]),
+    ("empty", COMMANDS[3]),
+    ("corrupt", COMMANDS[4]),
+]
+
+
+@pytest.mark.parametrize(("how", "command"), CASES)
 def test_an_unusable_sandbox_is_reported_and_kept(
     home: Path, how: str, command: tuple[str, ...]
 ) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.model import Field, Side
@@ -214,5 +215,23 @@ def post_order(path: Path, order_id: str) -> None:
     try:
         with conn:
             conn.execute("UPDATE orders SET posted = 1 WHERE order_id = ?", (order_id,))
+    finally:
+        conn.close()
+
+
+def set_text(
+    path: Path, side: Side, item_id: str, column: Literal["sku", "name", "brand"], value: str
+) -> None:
+    """Change an item's SKU, name or brand behind tui-sync's back (tests plant hostile text)."""
+    conn = open_state(path)
+    try:
+        with conn:
+            # The column name comes from the closed Literal above, never from user text.
+            cursor = conn.execute(
+                f"UPDATE items SET {column} = ?, version = version + 1 WHERE side = ? AND id = ?",
+                (value, side, item_id),
+            )
+        if cursor.rowcount == 0:
+            raise LookupError(f"no {side} item with id {item_id!r}")
     finally:
         conn.close()
