@@ -22,6 +22,7 @@ SIZE = 400
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     ensure_sandbox(tmp_path / "data", size=SIZE)
+    (tmp_path / "config.toml").write_text("")  # --config names it, so it must exist
     return tmp_path
 
 
@@ -137,7 +138,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(home: Path) -> None:
         "--all",
         "--dry-run",
     )
-    assert out.returncode == 1  # some rows are refused (base, unmatched, in orders...)
+    # Some rows are refused (base, unmatched, in orders...): listed, but not a failure.
+    assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Plan: ")
     assert "refused" in out.stdout and "base product" in out.stdout
     assert cli(home, "log").stdout.strip() == "no runs yet"

@@ -53,6 +53,34 @@ MAIN = '[pairs.main]\nstore = "shop"\nbackoffice = "books"\n'
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 
 
+# Every variable the configs below name; a missing one is an error at load (tested below).
+ENV_SECRETS = [
+    "A",
+    "B",
+    "BC_TOKEN",
+    "C",
+    "ID",
+    "K",
+    "QBO_CLIENT_ID",
+    "QBO_CLIENT_SECRET",
+    "REFRESH",
+    "S",
+    "SECRET",
+    "SQ_TOKEN",
+    "T",
+    "VAR",
+    "WC_KEY",
+    "WC_SECRET",
+    "X",
+]
+
+
+@pytest.fixture(autouse=True)
+def env_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_SECRETS:
+        monkeypatch.setenv(name, f"value-of-{name.lower()}")
+
+
 def write(tmp_path: Path, text: str, mode: int = 0o644) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -213,7 +241,7 @@ price_tolerance = 0
         ),
         (
             SHOP + 'token = { keyring = "no-slash" }\n',
-            "connections.shop.token.keyring: expected \"service/name\", got 'no-slash'",
+            'connections.shop.token.keyring: expected "service/name"',
         ),
         (
             '[connections.s]\nkind = "shopify"\nshop = "acme.com"\naccess_token = { env = "A" }\n'
@@ -335,22 +363,31 @@ def test_secret_repr_shows_the_reference_only() -> None:
     assert f"{Secret('inline', 'hunter2')}" == "Secret(inline:***)"
 
 
-def test_env_secret_is_read_when_revealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_secret_missing_is_an_error_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DESIGN.md section 3: a missing secret is an error at load, naming the key and variable.
     monkeypatch.delenv("BC_TOKEN", raising=False)
-    config = load_config(write(tmp_path, valid("")))  # loading does not need the variable
-    token = config.connections["shop"].settings["token"]
-    assert isinstance(token, Secret)
-    with pytest.raises(ConfigError) as caught:
-        token.reveal()
-    assert str(caught.value) == ("connections.shop.token: environment variable BC_TOKEN is not set")
+    assert error(tmp_path, valid("")) == (
+        "connections.shop.token: environment variable BC_TOKEN is not set"
+    )
+    monkeypatch.setenv("BC_TOKEN", "")  # set but empty is no secret either
+    assert "BC_TOKEN is not set" in error(tmp_path, valid(""))
     monkeypatch.setenv("BC_TOKEN", "bc-value")
-    assert token.reveal() == "bc-value"
+    token = load_config(write(tmp_path, valid(""))).connections["shop"].settings["token"]
+    assert isinstance(token, Secret) and token.reveal() == "bc-value"
+    monkeypatch.delenv("BC_TOKEN")  # gone between load and use: still one clear line
+    with pytest.raises(ConfigError, match=r"^connections\.shop\.token: environment variable BC_"):
+        token.reveal()
 
 
 def test_keyring_secret_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "keyring", None)  # import keyring -> ImportError
-    with pytest.raises(ConfigError, match="keyring entry tui-sync/books: the 'keyring' package"):
-        Secret("keyring", "tui-sync/books").reveal()
+    with pytest.raises(ConfigError) as caught:
+        Secret("keyring", "tui-sync/books", "connections.books.refresh_token").reveal()
+    assert str(caught.value) == (
+        "connections.books.refresh_token: keyring secret: the 'keyring' package is not installed"
+    )
 
 
 # -- URLs ------------------------------------------------------------------------------------
@@ -517,4 +554,27 @@ def test_keyring_secret_read_or_absent(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Secret("keyring", "tui-sync/books").reveal() == "qbo-refresh"
     with pytest.raises(ConfigError) as caught:
         Secret("keyring", "tui-sync/shop", "connections.shop.token").reveal()
-    assert str(caught.value) == "connections.shop.token: keyring entry tui-sync/shop not found"
+    # The key is named, the keyring reference is not echoed.
+    assert str(caught.value) == "connections.shop.token: keyring secret not found in the keyring"
+
+
+# -- issue 10 item 9 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [r"\u001b]0;pwned\u0007", r"\u001b]52;c;aGk=\u0007", r"\u009b31m", r"\u202eevil", r"a\u0000b"],
+)
+def test_control_characters_from_a_quoted_key_are_never_raw(tmp_path: Path, hostile: str) -> None:
+    message = error(tmp_path, f'[connections."shop{hostile}"]\nkind = "bigcommerce"\n')
+    assert "store_hash" in message  # still says what is wrong, and where
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\x00"):
+        assert raw not in message
+
+
+def test_a_required_config_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert load_config(missing) == Config(None, {}, {})  # the default path may be missing
+    with pytest.raises(ConfigError) as caught:
+        load_config(missing, required=True)
+    assert str(caught.value) == f"{missing}: no such config file"

@@ -1,21 +1,23 @@
 """The commands of DESIGN.md section 2. Thin: parse, call the core, print.
 
-Exit codes: 0 ok; 1 something was refused or failed and is reported; 2 bad usage or bad config,
-with one line naming the key or flag.
+Exit codes: 0 ok (rows refused by a sync rule are listed, not a failure); 1 something failed and
+is reported (a conflict, a failed or unsettled write, a busy pair or cache); 2 bad usage or bad
+config, with one line naming the key or flag. What is printed is formatted in `report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import journal
+from tui_sync import journal, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -27,13 +29,24 @@ from tui_sync.config import (
 )
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
-from tui_sync.model import CODES, Item, Plan, Row, Side, Status, side_label
+from tui_sync.model import Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
+from tui_sync.sandbox import remote
+from tui_sync.sandbox.remote import SandboxStateError
+from tui_sync.sandbox.state import ensure_sandbox, state_path
 from tui_sync.sync import NothingToDo, SyncError, apply, parse_fields, plan, plan_undo
+from tui_sync.text import inert
 from tui_sync.views import iter_rows
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head`
+
+CSV_HELP = (
+    "CSV for a spreadsheet: a text cell that would start a formula (=, +, -, @, tab, CR) is "
+    "prefixed with ' (OWASP), control characters are made visible; quantities, prices and "
+    "costs stay plain numbers"
+)
 
 
 class UsageError(Exception):
@@ -59,18 +72,47 @@ def _parser() -> argparse.ArgumentParser:
         description="Keep quantity, price and cost of a store and its back office the same.",
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"tui-sync {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     demo = sub.add_parser("demo", parents=[common], help="the console on the built-in sandbox")
     demo.add_argument("--size", type=int, help="SKUs in the sandbox catalog (default 2000)")
     demo.add_argument("--reset", action="store_true", help="regenerate the sandbox")
+    sandbox = sub.add_parser(
+        "sandbox", parents=[common], help="prepare the built-in sandbox without the console"
+    )
+    sandbox.add_argument("--size", type=int, help="SKUs in the sandbox catalog (default 2000)")
+    sandbox.add_argument("--reset", action="store_true", help="regenerate the sandbox")
     sub.add_parser("open", parents=[common, pair], help="the console on a configured pair")
-    sub.add_parser("refresh", parents=[common, pair], help="pull both sides into the cache")
+    wait = _Parser(add_help=False)
+    wait.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=3600.0,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run holds the pair, wait for it (up to SECONDS, default an hour) "
+        "instead of exiting 1",
+    )
+    refresh_cmd = sub.add_parser(
+        "refresh", parents=[common, pair, wait], help="pull both sides into the cache"
+    )
+    refresh_cmd.add_argument(
+        "--full", action="store_true", help="read everything, not only what changed"
+    )
     diff = sub.add_parser("diff", parents=[common, pair], help="the grid, headless")
     diff.add_argument("--status", help="only rows of these statuses (comma separated)")
     form = diff.add_mutually_exclusive_group()
-    form.add_argument("--json", action="store_true")
-    form.add_argument("--csv", action="store_true")
-    sync = sub.add_parser("sync", parents=[common, pair], help="write one side from the other")
+    form.add_argument("--json", action="store_true", help="one JSON array, exact values")
+    form.add_argument("--csv", action="store_true", help=CSV_HELP)
+    diff.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when a row shown is out of sync (quantity, price or cost), for cron checks",
+    )
+    sync = sub.add_parser(
+        "sync", parents=[common, pair, wait], help="write one side from the other"
+    )
     sync.add_argument("--to", required=True, choices=["store", "backoffice"])
     sync.add_argument("--fields", required=True, help="quantity,price,cost or both")
     which = sync.add_mutually_exclusive_group(required=True)
@@ -79,8 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every row")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     sync.add_argument("--yes", action="store_true", help="allow updating the master side")
-    undo = sub.add_parser("undo", parents=[common], help="reverse a run")
+    undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
+    undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     undo.add_argument("--yes", action="store_true", help="allow updating the master side")
     log = sub.add_parser("log", parents=[common, pair], help="the audit trail")
     log.add_argument("--run", help="one run, with every change")
@@ -88,62 +131,168 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("tui-sync")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     args.data_dir = getattr(args, "data_dir", None)
     try:
-        return _run(args)
-    except (ConfigError, CacheError, SyncError, UsageError) as exc:
-        print(f"tui-sync: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be caught
+        return code
+    except BrokenPipeError:
+        # `tui-sync diff | head`: the reader is gone, which is not an error. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
+    except (ConfigError, CacheError, SyncError, UsageError, SandboxStateError) as exc:
+        return _fail(exc, EXIT_USAGE)
     except NothingToDo as exc:
-        print(f"tui-sync: {exc}", file=sys.stderr)
-        return EXIT_OK
+        return _fail(exc, EXIT_OK)
     except (ConnectorError, PairBusy) as exc:
-        print(f"tui-sync: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return _fail(exc, EXIT_FAILED)
     except sqlite3.OperationalError as exc:  # e.g. another tui-sync holds the cache too long
-        print(f"tui-sync: the cache is busy or unusable: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return _fail(f"the cache is busy or unusable: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
-        print("tui-sync: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130)
+
+
+def _fail(error: object, code: int) -> int:
+    """One line on stderr; messages can hold text from outside (a SKU, a TOML key), so inert."""
+    print(f"tui-sync: {inert(' '.join(str(error).split()))}", file=sys.stderr)
+    return code
+
+
+def _selector(flag: str, text: str | None) -> list[str] | None:
+    """The comma-separated names of a selector flag; None when the flag was not given.
+
+    An empty or blank selector (a cron variable that came out empty) is bad usage, never "all":
+    only --all says every row (DESIGN.md section 2)."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise UsageError(f"{flag}: empty; name at least one (use --all for every row)")
+    if not all(parts):
+        raise UsageError(f"{flag}: an empty name in the list {text!r}")
+    return parts
+
+
+def _check_selectors(args: argparse.Namespace) -> None:
+    """Every selector names something, checked before anything is read or written."""
+    for flag in ("--sku", "--status", "--run", "--pair"):
+        value = getattr(args, flag[2:], None)
+        if flag in ("--run", "--pair") and value is not None and not value.strip():
+            raise UsageError(f"{flag}: empty; name one")
+        if flag in ("--sku", "--status"):
+            _selector(flag, value)
+    run_id = getattr(args, "run_id", None)
+    if run_id is not None and not run_id.strip():
+        raise UsageError("RUN_ID: empty; name the run to undo (see `tui-sync log`)")
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config or default_config_path())
+    _check_selectors(args)
+    config = _config(args)
     data_dir: Path = args.data_dir or default_data_dir()
     command = args.command or "open"
-    if command == "demo":
-        from tui_sync.sandbox.state import ensure_sandbox
-
+    if command in ("demo", "sandbox"):
         if args.size is not None and not 1 <= args.size <= 1_000_000:
             raise UsageError("--size: between 1 and 1000000")
-        ensure_sandbox(data_dir, size=args.size, reset=args.reset)
+        if command == "demo":
+            _need_terminal()  # before generating anything
+        made = ensure_sandbox(
+            data_dir, size=args.size, reset=args.reset, progress=_generate_progress
+        )
+        if command == "sandbox":
+            _sandbox_report(data_dir, made)
+            return EXIT_OK
         return _open_tui(data_dir, config.pair("sandbox"), args.config)
     if command == "undo":
-        return _undo(data_dir, config, args.run_id, args.yes)
+        return _undo(data_dir, config, args)
+    if command == "log":
+        # The audit trail of every pair (with a pair column) unless --pair names one; it reads
+        # only the cache, so no connector and no sandbox is needed.
+        if args.pair is not None:
+            config.pair(args.pair)
+        return _log(data_dir, args)
     pair = config.pair(getattr(args, "pair", None))
+    if "sandbox" in (pair.store.kind, pair.backoffice.kind):
+        # A first use generates the catalog: with progress here, not silently inside a connector.
+        ensure_sandbox(data_dir, progress=_generate_progress)
     if command == "open":
         return _open_tui(data_dir, pair, args.config)
     if command == "refresh":
-        _refresh(data_dir, pair)
+        _refresh(data_dir, pair, full=args.full, wait=args.wait)
         return EXIT_OK
     if command == "diff":
         return _diff(data_dir, pair, args)
     if command == "sync":
         return _sync(data_dir, pair, args)
-    if command == "log":
-        return _log(data_dir, args)
     raise UsageError(f"unknown command {command!r}")
 
 
+def _config(args: argparse.Namespace) -> Config:
+    """A config path the user named (--config, TUI_SYNC_CONFIG) must exist; only the default
+    one may be missing (then only the sandbox pair exists)."""
+    if args.config is not None:
+        named = "--config"
+    elif os.environ.get("TUI_SYNC_CONFIG"):
+        named = "TUI_SYNC_CONFIG"
+    else:
+        return load_config(default_config_path())
+    path = args.config or default_config_path()
+    if not path.exists():
+        raise UsageError(f"{named} {path}: no such config file")
+    return load_config(path, required=True)
+
+
+def _generate_progress(done: int, total: int) -> None:
+    _progress("Generating the sandbox", done, total)
+
+
+def _sandbox_report(data_dir: Path, made: bool) -> None:
+    path = state_path(data_dir)
+    meta = remote.info(path) or {}
+    size = int(str(meta.get("size", 0)))
+    what = "generated" if made else "kept the existing"
+    created = inert(str(meta.get("created", "?")))
+    print(f"sandbox: {what} {size:,}-SKU catalog at {inert(str(path))} (created {created})")
+
+
+def _need_terminal() -> None:
+    """The console takes over a terminal; without one (cron, a pipe) it would spin forever."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the console needs a terminal (stdin and stdout); in scripts use refresh, diff, "
+            "sync, undo or log"
+        )
+
+
 def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None) -> int:
+    from tui_sync.connectors import check_pair
+
+    # A connector that cannot be opened, or a bad cache, is one line here, before the console
+    # starts, not a traceback from inside it.
+    check_pair(data_dir, pair)
+    Cache.open(data_dir).close()
+    _need_terminal()
     from tui_sync.tui.app import TuiSyncApp  # textual only loads for the console itself
 
-    Cache.open(data_dir).close()  # a bad cache is a one-line error here, not a traceback later
-    TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path).run()
+    app = TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path)
+    app.run()
+    if app.return_code:  # Textual has shown the error; the exit code must say it too
+        print(
+            f"tui-sync: the console stopped on an error (code {app.return_code})", file=sys.stderr
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -158,14 +307,28 @@ def _progress(phase: str, done: int, total: int | None) -> None:
         print(f"{phase}…", file=sys.stderr)
 
 
-def _refresh(data_dir: Path, pair: PairConfig, out: TextIO = sys.stdout) -> None:
-    summary = refresh(data_dir, pair, _progress)
+def _refresh(
+    data_dir: Path,
+    pair: PairConfig,
+    out: TextIO = sys.stdout,
+    full: bool = False,
+    wait: float = 0.0,
+) -> None:
+    summary = refresh(data_dir, pair, _progress, full=full, wait=wait)
+    how = "full" if summary.full else f"incremental, {summary.read:,} changed"
     print(
-        f"{pair.name}: {summary.store_items:,} store items, {summary.backoffice_items:,} "
-        f"back-office items, {summary.pending_lines:,} pending order lines -> "
-        f"{summary.rows:,} rows",
+        f"{inert(pair.name)}: {summary.store_items:,} store items, "
+        f"{summary.backoffice_items:,} back-office items, {summary.pending_lines:,} pending "
+        f"order lines -> {summary.rows:,} rows ({how})",
         file=out,
     )
+    if summary.recovered.total:
+        r = summary.recovered
+        print(
+            f"settled {r.total:,} write(s) an interrupted run left unknown: {r.done} done, "
+            f"{r.not_applied} not applied, {r.conflict} conflict(s), {r.unknown} still unknown",
+            file=out,
+        )
 
 
 def _ensure_refreshed(data_dir: Path, pair: PairConfig) -> Cache:
@@ -177,13 +340,15 @@ def _ensure_refreshed(data_dir: Path, pair: PairConfig) -> Cache:
 
 
 def _statuses(text: str | None) -> list[str]:
-    if not text:
+    found = _selector("--status", text)
+    if found is None:
         return []
-    found = [s.strip() for s in text.split(",") if s.strip()]
     known = {s.value for s in Status}
     for status in found:
         if status not in known:
-            raise UsageError(f"--status: unknown status {status!r} ({', '.join(sorted(known))})")
+            raise UsageError(
+                f"--status: unknown status {inert(status)!r} ({', '.join(sorted(known))})"
+            )
     return found
 
 
@@ -214,93 +379,54 @@ def row_json(row: Row) -> dict[str, object]:
 
 def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     statuses = _statuses(args.status)
+    out = sys.stdout
+    out_of_sync = False
+
+    def watched(rows: Iterable[Row]) -> Iterator[Row]:
+        nonlocal out_of_sync
+        for row in rows:
+            out_of_sync = out_of_sync or row.is_out_of_sync
+            yield row
+
     with _ensure_refreshed(data_dir, pair) as cache:
-        rows = iter_rows(cache, pair.name, statuses=statuses)
-        out = sys.stdout
+        rows = watched(iter_rows(cache, pair.name, statuses=statuses))
         if args.json:
+            # Exact data: json.dumps escapes every control and (ensure_ascii, its default) every
+            # non-ASCII character, so nothing raw reaches a terminal even here.
             out.write("[")
             for i, row in enumerate(rows):
                 out.write(("," if i else "") + "\n" + json.dumps(row_json(row)))
             out.write("\n]\n")
         elif args.csv:
-            writer = csv.writer(out)
-            writer.writerow(
-                [
-                    "sku",
-                    "status",
-                    *CODES,
-                    "store_quantity",
-                    "backoffice_quantity",
-                    "store_price",
-                    "backoffice_price",
-                    "store_cost",
-                    "backoffice_cost",
-                    "pending_quantity",
-                    "name",
-                ]
-            )
-            for row in rows:
-                s, b = row.store, row.backoffice
-                writer.writerow(
-                    [
-                        row.sku,
-                        row.status.value,
-                        *(row.cells[c] for c in CODES),
-                        _v(s, "quantity"),
-                        _v(b, "quantity"),
-                        _v(s, "price"),
-                        _v(b, "price"),
-                        _v(s, "cost"),
-                        _v(b, "cost"),
-                        row.pending_quantity,
-                        row.name,
-                    ]
-                )
+            report.diff_csv(rows, out)
         else:
-            _diff_table(rows)
-    return EXIT_OK
+            report.diff_table(rows, report.cache_sku_width(cache, pair.name, statuses), out)
+    return EXIT_FAILED if args.exit_code and out_of_sync else EXIT_OK
 
 
-def _v(item: Item | None, name: str) -> str:
-    if item is None:
-        return ""
-    value = getattr(item, name)
-    return "" if value is None else str(value)
+def _print(lines: Iterable[str]) -> None:
+    for line in lines:
+        print(line)
 
 
-def _diff_table(rows: Iterable[Row]) -> None:
-    print(
-        f"{'SKU':<22} {'STATUS':<16} {'ST.QTY':>7} {'BO.QTY':>7} {'ST.PRICE':>9} "
-        f"{'BO.PRICE':>9}  NOT SYNCHRONIZED"
-    )
-    for row in rows:
-        n = " ".join(code for code in CODES if row.cells[code] == "N")
+def _master_note(pair: PairConfig, target: Side, yes: bool) -> None:
+    if target == pair.master and not yes:
         print(
-            f"{row.sku[:22]:<22} {row.status.label:<16} {_v(row.store, 'quantity'):>7} "
-            f"{_v(row.backoffice, 'quantity'):>7} {_v(row.store, 'price'):>9} "
-            f"{_v(row.backoffice, 'price'):>9}  {n}"
+            f"note: the {side_label(target)} is the master of pair {inert(pair.name)!r}; "
+            "the real run will need --yes"
         )
-
-
-def print_plan(the_plan: Plan) -> None:
-    print(
-        f"Plan: {len(the_plan.changes)} change(s) to the {side_label(the_plan.target)}, "
-        f"{len(the_plan.refusals)} refused, {the_plan.unchanged} already equal"
-    )
-    for change in the_plan.changes:
-        print(f"  {change.sku:<24} {change.field:<9} {change.before} -> {change.after}")
-    for note in the_plan.notes:
-        print(f"  note: {note}")
-    for refusal in the_plan.refusals:
-        print(f"  refused {refusal.sku:<16} {refusal.field or 'row':<9} {refusal.reason}")
 
 
 def _check_master(pair: PairConfig, target: Side, yes: bool) -> None:
     if target == pair.master and not yes:
         raise UsageError(
-            f"--to {target}: the {side_label(target)} is the master of pair {pair.name!r}; "
-            "add --yes to update it anyway"
+            f"--to {target}: the {side_label(target)} is the master of pair "
+            f"{inert(pair.name)!r}; add --yes to update it anyway"
         )
+
+
+def _nothing_to_write(the_plan: Plan) -> None:
+    print(f"nothing to write: {the_plan.unchanged} already equal, {len(the_plan.refusals)} refused")
 
 
 def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
@@ -308,10 +434,10 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     target: Side = "store" if args.to == "store" else "backoffice"
     if not args.dry_run:
         _check_master(pair, target, args.yes)
-    skus = [s.strip() for s in args.sku.split(",") if s.strip()] if args.sku else []
+    skus = _selector("--sku", args.sku) or []
     statuses = _statuses(args.status)
-    if args.status and not statuses:
-        raise UsageError("--status: name at least one status")
+    if not (skus or statuses or args.all):  # argparse requires one; never fall back to "all"
+        raise UsageError("name the rows: --sku, --status or --all")
     from tui_sync.connectors import capabilities
 
     with _ensure_refreshed(data_dir, pair) as cache:
@@ -327,64 +453,61 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
         capabilities(source, "backoffice" if target == "store" else "store"),
     )
     for sku in missing:
-        print(f"  unknown SKU {sku} (not in the cache; refresh?)", file=sys.stderr)
-    print_plan(the_plan)
+        print(f"  unknown SKU {inert(sku)} (not in the cache; refresh?)", file=sys.stderr)
+    # A SKU asked for by name and not found is a failure; rule refusals are not (section 2).
+    code = EXIT_FAILED if missing else EXIT_OK
+    _print(report.plan_lines(the_plan))
+    if the_plan.is_empty:
+        _nothing_to_write(the_plan)  # and no run is recorded: nothing was attempted
+        return code
     if args.dry_run:
-        return EXIT_REFUSED if the_plan.refusals or missing else EXIT_OK
-    applied = apply(data_dir, pair, the_plan, kind="sync")
-    return _report(applied.run, bool(missing))
+        _master_note(pair, target, args.yes)
+        return code
+    applied = apply(data_dir, pair, the_plan, kind="sync", wait=args.wait)
+    return max(code, _report(applied.run))
 
 
-def _report(run: journal.Run, extra_failure: bool = False) -> int:
-    print(
-        f"{run.count('done')} done, {run.count('conflict')} conflict(s), "
-        f"{run.count('failed')} failed, {run.count('refused')} refused"
-    )
-    for entry in run.changes:
-        if entry.result in ("conflict", "failed"):
-            print(f"  {entry.result} {entry.sku} {entry.field}: {entry.reason}")
-    print(f"run {run.run_id} ({run.state})")
-    bad = any(e.result != "done" for e in run.changes)
-    return EXIT_REFUSED if bad or extra_failure else EXIT_OK
+def _report(run: journal.Run) -> int:
+    _print(report.run_lines(run))
+    # Refusals are listed but are not failures; conflicts, failures and unsettled writes are.
+    bad = any(e.result in ("conflict", "failed", "unknown") for e in run.changes)
+    return EXIT_FAILED if bad else EXIT_OK
 
 
-def _undo(data_dir: Path, config: Config, run_id: str, yes: bool) -> int:
+def _undo(data_dir: Path, config: Config, args: argparse.Namespace) -> int:
+    run_id = args.run_id.strip()
     with Cache.open(data_dir) as cache:
         found = journal.runs(cache, run_id=run_id)
         if not found:
-            raise SyncError(f"unknown run {run_id!r} (see `tui-sync log`)")
+            raise SyncError(f"unknown run {inert(run_id)!r} (see `tui-sync log`)")
         pair = config.pair(found[0].pair)
         the_plan = plan_undo(cache, pair, run_id)
-    _check_master(pair, the_plan.target, yes)
-    print_plan(the_plan)
-    applied = apply(data_dir, pair, the_plan, kind="undo", undoes=run_id)
+    if not args.dry_run:
+        _check_master(pair, the_plan.target, args.yes)
+    _print(report.plan_lines(the_plan))
+    if the_plan.is_empty:
+        _nothing_to_write(the_plan)
+        return EXIT_OK
+    if args.dry_run:
+        _master_note(pair, the_plan.target, args.yes)
+        return EXIT_OK
+    applied = apply(data_dir, pair, the_plan, kind="undo", undoes=run_id, wait=args.wait)
     return _report(applied.run)
 
 
 def _log(data_dir: Path, args: argparse.Namespace) -> int:
+    run_id = None if args.run is None else args.run.strip()
     with Cache.open(data_dir) as cache:
-        found = journal.runs(cache, pair=args.pair, run_id=args.run)
-    if args.run and not found:
-        raise UsageError(f"--run: unknown run {args.run!r}")
+        found = journal.runs(cache, pair=args.pair, run_id=run_id)
+    if run_id and not found:
+        raise UsageError(f"--run: unknown run {inert(run_id)!r}")
     if args.json:
-        print(json.dumps([run.as_json() for run in found], indent=2))
+        print(json.dumps([run.as_json() for run in found], indent=2))  # escapes, as in diff
         return EXIT_OK
     if not found:
         print("no runs yet")
         return EXIT_OK
-    for run in found:
-        print(
-            f"{run.run_id}  {run.kind:<5} {run.pair:<12} {run.started}  {run.state:<11} "
-            f"to {run.target or '-':<10} {run.fields:<15} {run.count('done')} done, "
-            f"{run.count('conflict')} conflict, {run.count('failed')} failed, "
-            f"{run.count('refused')} refused"
-        )
-        if args.run:
-            for e in run.changes:
-                print(
-                    f"    {e.sku:<24} {e.side:<10} {e.field or '-':<9} {e.before} -> "
-                    f"{e.after}  {e.result}{': ' + e.reason if e.reason else ''}"
-                )
+    _print(report.log_lines(found, changes=bool(run_id)))
     return EXIT_OK
 
 

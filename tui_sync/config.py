@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from tui_sync.model import FIELDS, SIDES, Field, Side, other_side
+from tui_sync.text import inert
 
 SecretSource = Literal["env", "keyring", "inline"]
 
@@ -31,8 +32,9 @@ class ConfigError(Exception):
     """Bad config or flag: one line naming the file/key/flag and the problem (exit code 2)."""
 
     def __init__(self, message: str) -> None:
-        # One line even when a quoted TOML key or a file name holds a line break.
-        super().__init__(" ".join(message.splitlines()))
+        # One line even when a quoted TOML key or a file name holds a line break, and nothing a
+        # terminal would act on: a quoted key may hold an escape sequence (made visible).
+        super().__init__(inert(" ".join(message.splitlines())))
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,19 +63,20 @@ class Secret:
             if not value:
                 raise ConfigError(f"{prefix}environment variable {self.ref} is not set")
             return value
+        # Errors name the config key (`where`), never the keyring reference itself.
         service, _, name = self.ref.partition("/")
         try:
             import keyring  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             raise ConfigError(
-                f"{prefix}keyring entry {self.ref}: the 'keyring' package is not installed"
+                f"{prefix}keyring secret: the 'keyring' package is not installed"
             ) from None
         try:
             found: object = keyring.get_password(service, name)
         except Exception as exc:  # a missing or locked backend: report it, without its details
-            raise ConfigError(f"{prefix}keyring entry {self.ref}: {type(exc).__name__}") from None
+            raise ConfigError(f"{prefix}keyring secret: {type(exc).__name__}") from None
         if not isinstance(found, str) or not found:
-            raise ConfigError(f"{prefix}keyring entry {self.ref} not found")
+            raise ConfigError(f"{prefix}keyring secret not found in the keyring")
         return found
 
 
@@ -182,11 +185,15 @@ _INLINE_REFUSED = 'a secret inline in a file others can read; use { env = "VAR" 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
-def load_config(path: Path | None = None) -> Config:
+def load_config(path: Path | None = None, required: bool = False) -> Config:
+    """The config at `path` (default: `default_config_path()`). A missing file is no config
+    (only the sandbox pair) unless `required`: a path the user named must exist."""
     path = default_config_path() if path is None else path
     try:
         data = path.read_bytes()
     except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: no such config file") from None
         return Config(None, {}, {})
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
@@ -319,7 +326,12 @@ class _Reader:
         if not isinstance(ref, str) or not ref:
             raise self.fail(f"{where}.{source}", "expected a non-empty string")
         if source == "keyring" and not all(ref.partition("/")[::2]):
-            raise self.fail(f"{where}.keyring", f'expected "service/name", got {ref!r}')
+            # Not echoed: a reference is still a hint to where a secret lives.
+            raise self.fail(f"{where}.keyring", 'expected "service/name"')
+        if source == "env" and not os.environ.get(ref):
+            # DESIGN.md section 3: a missing secret is an error at load, naming it (the key and
+            # the variable, never a value).
+            raise self.fail(where, f"environment variable {ref} is not set")
         return Secret(cast(SecretSource, source), ref, where)
 
     def url(self, value: object, where: str) -> str:

@@ -139,7 +139,8 @@ _PAIRED = f"""(
 )"""
 # Rows already scored, with their items' current values: the source of a rescore.
 _ROWS_WITH_ITEMS = f"""(
-    SELECT r.pair, r.pos, r.key, r.sku, r.name, r.store_rid, r.backoffice_rid, r.sides,
+    SELECT r.pair, r.pos, r.key, trim(COALESCE(s.sku, b.sku, '')) AS sku,
+           COALESCE(s.name, b.name) AS name, r.store_rid, r.backoffice_rid, r.sides,
            r.duplicate, r.pending, {_scored("s", "s_")}, {_scored("b", "b_")}
     FROM rows AS r
     LEFT JOIN items AS s ON s.rowid = r.store_rid

@@ -58,6 +58,18 @@ async def pair_connectors(data_dir: Path, pair: PairConfig) -> AsyncIterator[Con
         await backoffice.aclose()
 
 
+def check_pair(data_dir: Path, pair: PairConfig) -> None:
+    """Open and close both connectors: a pair that cannot be opened is one clear error now,
+    not a traceback from inside the console later."""
+    import asyncio
+
+    async def check() -> None:
+        async with pair_connectors(data_dir, pair):
+            pass
+
+    asyncio.run(check())
+
+
 class Connectors:
     """A pair's two connectors, by side."""
 

@@ -12,6 +12,7 @@ import functools
 import os
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,6 +115,7 @@ class _Generator:
         self.variant_id = 1000
         self.bo_id = 1
         self.order_id = 100_000
+        self.progress: Callable[[int, int], None] | None = None
 
     # -- labels ---------------------------------------------------------------------------------
 
@@ -176,9 +178,12 @@ class _Generator:
     # -- catalog --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        slots = 0
+        progress, slots, reported = self.progress, 0, 0
         while slots < self.size:
             slots += self._product(self.size - slots)
+            if progress and slots - reported >= CHUNK:
+                reported = slots
+                progress(slots, self.size)
         self._flush()
 
     def _product(self, remaining: int) -> int:
@@ -360,8 +365,16 @@ class _Generator:
                 self.bo_id += 1
 
 
-def generate(path: Path, size: int = 2000, seed: int = 7) -> None:
+def generate(
+    path: Path,
+    size: int = 2000,
+    seed: int = 7,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """(Re)create the sandbox state at `path` with about `size` SKUs per side, deterministically.
+
+    `progress(done, total)` is called as SKUs are generated (a large catalog takes seconds), and
+    once with done == total when the file is in place.
 
     Written to a temporary file and moved into place, so a failure never leaves half a sandbox.
     """
@@ -378,6 +391,7 @@ def generate(path: Path, size: int = 2000, seed: int = 7) -> None:
             conn.executescript(remote.SCHEMA)
             conn.execute("BEGIN")
             generator = _Generator(conn, size, seed)
+            generator.progress = progress
             generator.run()
             conn.executescript(remote.INDEXES)  # executescript commits first; fine, same file
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -393,6 +407,8 @@ def generate(path: Path, size: int = 2000, seed: int = 7) -> None:
         finally:
             conn.close()
         os.replace(tmp, path)
+        if progress:
+            progress(size, size)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

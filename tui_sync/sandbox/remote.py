@@ -1,7 +1,8 @@
 """The sandbox's "remote" state: what the built-in store and back office hold, in one SQLite file.
 
 It lives at `<data_dir>/sandbox.db`, apart from the cache, because it stands for the vendors'
-servers: a sync writes here, a refresh reads from here, and `demo --reset` regenerates it.
+servers: a sync writes here, a refresh reads from here, and only `sandbox --reset` (or
+`demo --reset`) regenerates it.
 
 Schema::
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from tui_sync import money
 from tui_sync.connectors.base import ConnectorError
@@ -87,24 +89,70 @@ ITEM_COLUMNS = (
 )
 
 MISSING = "sandbox state not found; run `tui-sync demo --reset`"
+# Said whenever the state exists but cannot be used: it holds every earlier sync to the sandbox,
+# so only the user may throw it away.
+RESET = "`tui-sync sandbox --reset` (or `demo --reset`) starts a new one, losing earlier syncs"
+# How long to wait for another process's write to the state before saying it is locked.
+LOCK_TIMEOUT = 10.0
+_HEADER = b"SQLite format 3\x00"
 
 
-def _unreadable(error: Exception) -> ConnectorError:
+class SandboxStateError(ConnectorError):
+    """The state file exists but cannot be used (locked, truncated, corrupt). Never regenerated
+    behind the user's back: the message names the file and what to do."""
+
+
+def _unreadable(path: Path, error: Exception) -> SandboxStateError:
     reason = " ".join(str(error).split()) or type(error).__name__
-    return ConnectorError(f"sandbox state is unreadable ({reason}); run `tui-sync demo --reset`")
+    if isinstance(error, sqlite3.OperationalError) and "locked" in reason:
+        return SandboxStateError(
+            f"sandbox state {path} is locked by another process; try again when it is done"
+        )
+    return SandboxStateError(f"sandbox state {path} is unreadable ({reason}); {RESET}")
 
 
-def open_state(path: Path) -> sqlite3.Connection:
+def _damage(path: Path) -> str | None:
+    """What is wrong with the file itself, from its SQLite header, before SQLite reads it: an
+    empty or cut file would otherwise open as an empty database, or fail only mid-refresh."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(100)
+        size = path.stat().st_size
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    if not header:
+        return "the file is empty"
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return "not an SQLite database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count in the header is only valid when its "version valid for" matches the
+    # change counter (SQLite file format, section 1.3.7).
+    if header[24:28] == header[92:96] and size < page_size * pages:
+        return f"truncated: {size:,} of {page_size * pages:,} bytes"
+    return None
+
+
+def open_state(path: Path, timeout: float | None = None) -> sqlite3.Connection:
     """A connection to an existing, valid state file; ConnectorError (one line) otherwise."""
-    if not path.is_file():
+    if not path.exists():
         raise ConnectorError(MISSING)
+    if not path.is_file():
+        raise SandboxStateError(f"sandbox state {path} is not a file; {RESET}")
+    damage = _damage(path)
+    if damage:
+        raise SandboxStateError(f"sandbox state {path} is unreadable ({damage}); {RESET}")
     try:
         # mode=rw: a vanished file must be an error, not silently recreated empty.
         conn = sqlite3.connect(
-            path.resolve().as_uri() + "?mode=rw", uri=True, timeout=10, check_same_thread=False
+            path.resolve().as_uri() + "?mode=rw",
+            uri=True,
+            timeout=LOCK_TIMEOUT if timeout is None else timeout,
+            check_same_thread=False,
         )
     except sqlite3.Error as error:
-        raise _unreadable(error) from None
+        raise _unreadable(path, error) from None
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'size'").fetchone()
         conn.execute("SELECT id, version FROM items LIMIT 0")
@@ -112,10 +160,10 @@ def open_state(path: Path) -> sqlite3.Connection:
         _upgrade(conn)
     except sqlite3.Error as error:
         conn.close()
-        raise _unreadable(error) from None
+        raise _unreadable(path, error) from None
     if row is None:
         conn.close()
-        raise ConnectorError(MISSING)
+        raise SandboxStateError(f"sandbox state {path} has no catalog size; {RESET}")
     return conn
 
 
@@ -131,15 +179,17 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 
 def info(path: Path) -> dict[str, object] | None:
-    """The meta of a state file (size and seed as int), or None when missing or unreadable."""
-    try:
-        conn = open_state(path)
-    except ConnectorError:
+    """The meta of a state file (size and seed as int), or None when there is no file.
+
+    A file that exists but cannot be used raises SandboxStateError: callers must never take it
+    for a missing one and generate over it."""
+    if not path.exists():
         return None
+    conn = open_state(path)
     try:
         rows = conn.execute("SELECT key, value FROM meta").fetchall()
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as error:
+        raise _unreadable(path, error) from None
     finally:
         conn.close()
     meta: dict[str, object] = {}
@@ -263,5 +313,24 @@ def post_order(path: Path, order_id: str) -> None:
     try:
         with conn:
             conn.execute("UPDATE orders SET posted = 1 WHERE order_id = ?", (order_id,))
+    finally:
+        conn.close()
+
+
+def set_text(
+    path: Path, side: Side, item_id: str, column: Literal["sku", "name", "brand"], value: str
+) -> None:
+    """Change an item's SKU, name or brand behind tui-sync's back (tests plant hostile text)."""
+    conn = open_state(path)
+    try:
+        with conn:
+            # The column name comes from the closed Literal above, never from user text.
+            cursor = conn.execute(
+                f"UPDATE items SET {column} = ?, version = version + 1, modified = ? "
+                "WHERE side = ? AND id = ?",
+                (value, tick(conn), side, item_id),
+            )
+        if cursor.rowcount == 0:
+            raise LookupError(f"no {side} item with id {item_id!r}")
     finally:
         conn.close()

@@ -1,0 +1,54 @@
+"""Running the real console script on a temporary data dir and config, as a user would."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tui_sync.sandbox.state import state_path
+
+SCRIPT = str(Path(sys.executable).parent / "tui-sync")
+
+
+def run(
+    home: Path, *args: str, config: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """The command's exact bytes: what reaches the terminal, before any decoding."""
+    config_path = home / "config.toml"
+    if config and not config_path.exists():
+        config_path.write_text("")  # an empty config: only the built-in sandbox pair
+    head = ["--config", str(config_path)] if config else []
+    return subprocess.run(
+        [SCRIPT, *head, "--data-dir", str(home / "data"), *args],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def text(out: subprocess.CompletedProcess[bytes]) -> tuple[str, str]:
+    return out.stdout.decode(), out.stderr.decode()
+
+
+def one_line(err: bytes) -> str:
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def fingerprint(home: Path) -> tuple[str, str]:
+    """The sandbox's remote state and the audit log: what a command must leave as it found it."""
+    remote = hashlib.sha256(state_path(home / "data").read_bytes()).hexdigest()
+    cache = home / "data" / "cache.db"
+    if not cache.exists():
+        return remote, ""
+    conn = sqlite3.connect(cache)
+    try:
+        runs = conn.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+        journal = conn.execute("SELECT * FROM journal ORDER BY run_id, seq").fetchall()
+    finally:
+        conn.close()
+    return remote, repr((runs, journal))
