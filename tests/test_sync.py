@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -119,3 +120,63 @@ def test_journal_records_before_sending_and_settles(tmp_path: Path) -> None:
         }
     ]
     assert run_id.startswith("r-") and run_id.endswith("-0001")
+
+
+def test_a_value_is_planned_as_the_target_holds_it(tmp_path: Path) -> None:
+    found = rows(
+        tmp_path,
+        [item("1", "ROUND", price="12.34"), item("2", "FAR", price="1.00")],
+        [item("a", "ROUND", price="12.345"), item("b", "FAR", price="7.129")],
+        [],
+    )
+    two_places = Capabilities(money_places=2)
+    the_plan = plan(SANDBOX_PAIR, found.values(), "store", ("price",), two_places)
+    # 12.345 vs 12.34 is within the 0.005 tolerance: nothing to write. 7.129 is written as the
+    # store keeps it, 7.13, which is within tolerance too, and the plan says so.
+    assert [(c.sku, c.after, c.source_value) for c in the_plan.changes] == [
+        ("FAR", Decimal("7.13"), Decimal("7.129"))
+    ]
+    assert the_plan.notes == ["FAR price: 7.129 is written as 7.13, as the store keeps it"]
+    strict = replace(SANDBOX_PAIR, price_tolerance=Decimal(0))
+    the_plan = plan(strict, found.values(), "store", ("price",), two_places)
+    assert not the_plan.changes
+    reasons = {r.sku: r.reason for r in the_plan.refusals}
+    assert reasons["FAR"] == (
+        "price 7.129: the store keeps 2 decimals, and 7.13 would stay out of tolerance"
+    )
+
+
+def test_fractions_and_currencies_the_target_cannot_take_are_refused(tmp_path: Path) -> None:
+    found = rows(
+        tmp_path,
+        [item("1", "FRAC", quantity=2, price="5.00")],
+        [item("a", "FRAC", quantity=Decimal("2.5"), price="6.00")],  # type: ignore[arg-type]
+        [],
+    )
+    whole_usd = Capabilities(currency="USD")
+    cad = Capabilities(currency="CAD")
+    the_plan = plan(SANDBOX_PAIR, found.values(), "store", ("quantity", "price"), whole_usd, cad)
+    assert not the_plan.changes
+    assert [r.reason for r in the_plan.refusals] == [
+        "quantity 2.5 is fractional: the store keeps whole units",
+        "currencies differ (CAD to USD): price waits",
+    ]
+    fractional = Capabilities(fractional_quantity=True, currency="CAD")
+    the_plan = plan(SANDBOX_PAIR, found.values(), "store", ("quantity", "price"), fractional, cad)
+    assert [(c.field, c.after) for c in the_plan.changes] == [
+        ("quantity", Decimal("2.5")),
+        ("price", Decimal("6.00")),
+    ]
+
+
+def test_prices_compare_exactly_beyond_a_millionth(tmp_path: Path) -> None:
+    found = rows(
+        tmp_path,
+        [item("1", "TINY", price="10.0000001"), item("2", "SAME", price="10.000000")],
+        [item("a", "TINY", price="10.0050002"), item("b", "SAME", price="10.0050000")],
+        [],
+    )
+    # 0.0050001 over a 0.005 tolerance: out of sync, though both round to the same millionths
+    # gap; exactly 0.005 is within it.
+    assert found["TINY"].cells["P"] == "N"
+    assert found["SAME"].cells["P"] == "S"

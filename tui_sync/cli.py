@@ -13,11 +13,12 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import journal, report
+from tui_sync import journal, money, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -359,7 +360,10 @@ def _item_json(item: Item | None) -> dict[str, object] | None:
         "id": item.id,
         "name": item.name,
         "brand": item.brand,
-        "quantity": item.quantity,
+        # Whole quantities are JSON numbers; a fraction is a decimal string, never a float.
+        "quantity": money.text(item.quantity)
+        if isinstance(item.quantity, Decimal)
+        else item.quantity,
         "price": None if item.price is None else str(item.price),
         "cost": None if item.cost is None else str(item.cost),
     }
@@ -372,7 +376,11 @@ def row_json(row: Row) -> dict[str, object]:
         "cells": dict(row.cells),
         "store": _item_json(row.store),
         "backoffice": _item_json(row.backoffice),
-        "pending_quantity": row.pending_quantity,
+        "pending_quantity": (
+            money.text(row.pending_quantity)
+            if isinstance(row.pending_quantity, Decimal)
+            else row.pending_quantity
+        ),
         "reasons": reasons(row),
     }
 
