@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label, Static
 
 from tests.conftest import make_app
 from tests.conftest import settle as settle_console
+from tests.screen import screen_text
 from tui_sync.model import Status
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.grid import DiscrepancyGrid
+from tui_sync.tui.screens.confirm_apply import ConfirmApply
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import SyncDialog
 from tui_sync.views import iter_rows, view_counts
+
+
+@pytest.fixture(autouse=True)
+def no_arm_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests press keys faster than a user: the prompt's key delay has its own test."""
+    monkeypatch.setattr(ConfirmApply, "ARM_SECONDS", 0.0)
 
 
 async def settle(app: TuiSyncApp, pilot: Pilot[None]) -> None:
@@ -99,7 +108,7 @@ async def test_selection_keys_and_count(data_dir: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("space", "space")
-        assert text(app, "#selected") == "2 selected"
+        assert text(app, "#selected") == "2 selected (0 not in this view)"
         await pilot.press("shift+down", "shift+down")
         assert app.grid.selected_count == 5  # rows 2, 3 and 4: from the cursor to where it lands
         await pilot.press("2", "a")  # the whole Out of sync view
@@ -107,7 +116,7 @@ async def test_selection_keys_and_count(data_dir: Path) -> None:
         assert app.grid.selected_count >= out
         await pilot.press("n")
         assert app.grid.selected_count == 0
-        assert text(app, "#selected") == ""
+        assert text(app, "#selected") == "0 selected (0 not in this view)"
 
 
 async def test_sync_quantity_to_the_store_turns_q_cells_to_s(data_dir: Path) -> None:
@@ -123,13 +132,16 @@ async def test_sync_quantity_to_the_store_turns_q_cells_to_s(data_dir: Path) -> 
         dialog = app.screen
         assert isinstance(dialog, SyncDialog)
         # Fields: from the policy's "Both" up to "Quantity".
-        await pilot.press("tab", "up", "up", "enter")
+        await pilot.press("tab", "tab", "up", "up", "enter")
         await pilot.press("p")
-        plan_text = str(dialog.query_one("#plan-text", Static).render())
+        plan_text = screen_text(app)
         assert "3 change(s) to the store" in plan_text
         for row in chosen:
             assert row.sku in plan_text
-        await pilot.click("#apply")
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmApply)
+        assert "Write 3 change(s) to the store (not the master)" in screen_text(app)
+        await pilot.press("y")
         await settle(app, pilot)
         assert not isinstance(app.screen, SyncDialog)
         for row in chosen:
@@ -152,7 +164,7 @@ async def test_master_target_is_marked_and_warned(data_dir: Path) -> None:
             dialog.query_one("#target").query("RadioButton")[1].label
         )
         assert "⚠" not in str(dialog.query_one("#warning", Static).render())
-        await pilot.press("down", "enter")  # Back office (master)
+        await pilot.press("tab", "down", "enter")  # Back office (master)
         assert "master" in str(dialog.query_one("#warning", Static).render())
         await pilot.press("escape")
         assert not isinstance(app.screen, SyncDialog)
@@ -164,13 +176,13 @@ async def test_row_detail_log_and_help_screens(data_dir: Path) -> None:
         await settle(app, pilot)
         await pilot.press("2", "enter")
         assert isinstance(app.screen, RowDetailScreen)
-        shown = str(app.screen.query_one(Static).render())
+        shown = screen_text(app)
         assert "Why" in shown and "store" in shown
         await pilot.press("escape", "l")
         assert isinstance(app.screen, RunLogScreen)
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "QP" in str(app.screen.query_one(Static).render())
+        assert "Keys" in screen_text(app) and "esc Close" in screen_text(app)
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
 

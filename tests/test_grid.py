@@ -25,6 +25,8 @@ def make_row(pos: int) -> Row:
     cells: dict[str, Cell] = {code: "S" for code in CODES}
     if pos % 3 == 0:
         cells["QP"] = "N"
+    if pos % 5 == 0:
+        cells["P"] = "N"
     cells["C"] = "-"
     sku = f"SKU-{pos:07d}"
     store = Item(f"s{pos}", sku, f"Store {pos}", quantity=pos % 50, price=Decimal("9.90"))
@@ -147,23 +149,24 @@ async def test_header_and_first_rows_fit_80_columns() -> None:
         assert " Product… " in shown[1]  # the name takes the spare width, truncated
         assert "9.90" in shown[1] and "10.50" in shown[1] and "Base" in shown[1]
         assert "—" in shown[2] and "Store only" in shown[2]  # no back-office item
-        assert shown[6].endswith("Out of sync     ") and shown[7].endswith("In sync         ")
+        # The status says what differs, in a seller's words.
+        assert shown[6].endswith("Price differs   ") and shown[7].endswith("In sync         ")
         assert grid.current_row is not None and grid.current_row.pos == 0
         assert len(shown) == 24 and all(len(line) == 79 for line in shown)  # + scrollbar
 
 
-async def test_code_letters_only_with_details_and_sku_stays_put() -> None:
+async def test_code_letters_only_with_details_all_on_screen_at_80_columns() -> None:
     app = small()
     async with app.run_test(size=(80, 24)) as pilot:
         grid = app.grid
         grid.show_details = True
         await pilot.pause()
-        assert grid.virtual_size.width > grid.scrollable_content_region.width
-        grid.scroll_to(x=grid.virtual_size.width, animate=False)
-        await pilot.pause()
+        # Every code column on screen without scrolling: the name gave way.
+        assert grid.virtual_size.width <= grid.scrollable_content_region.width
         shown = lines(grid)
+        assert "Name" not in shown[0] and "St qty" in shown[0]
         assert shown[0].split()[-9:] == list(CODES)
-        assert shown[1].split()[-9:] == ["S", "S", "S", "S", "S", "N", "S", "S", "-"]
+        assert shown[1].split()[-9:] == ["S", "S", "S", "S", "S", "N", "S", "N", "-"]
         assert shown[2].split()[-9:] == ["S", "S", "S", "S", "S", "S", "S", "S", "-"]
         assert "SKU-0000001" in shown[2]  # the mark and SKU columns do not scroll away
         grid.show_details = False
@@ -391,14 +394,19 @@ def test_fit_truncates_and_pads_by_cells() -> None:
     assert fit("7", 4, "right") == "   7"
     assert fit("S", 2, "center") == "S "
     assert fit("日本語の名前", 6) == "日本… "  # wide characters count two cells
-    assert fit("two\nlines", 9) == "two lines"  # never breaks the grid's line
+    assert fit("two\nlines", 9) == "two␊lines"  # never breaks the grid's line
 
 
-def test_layout_fits_80_columns_and_scrolls_with_details() -> None:
+def test_layout_fits_80_columns_with_details() -> None:
     plain = layout(79, details=False)
     assert plain.width == 79
-    details = layout(79, details=True)
-    name = next(c for c in details.columns if c.key == "name")
-    assert name.width == NAME_MIN and details.width > 79
+    name = next(c for c in plain.columns if c.key == "name")
+    assert name.width >= NAME_MIN
+    details = layout(79, details=True, longest_sku=18)
+    keys = [c.key for c in details.columns]
+    assert details.width <= 79 and "name" not in keys  # the name goes first
+    assert all(f"code:{code}" in keys for code in CODES)
+    assert next(c for c in details.columns if c.key == "sku").width == 18
+    assert layout(40, details=True).width > 40  # too narrow even without values: it scrolls
     wide = layout(160, details=False)
     assert wide.width == 160 and "Store price" in [c.title for c in wide.columns]

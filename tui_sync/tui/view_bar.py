@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_sync.views import VIEWS
+from tui_sync.tui.actions import ALL_VIEWS
 
 
 class ViewBar(Static):
@@ -25,7 +25,7 @@ class ViewBar(Static):
         text = Text()
         for tier in range(3):
             text = Text()
-            for number, view in enumerate(VIEWS, start=1):
+            for number, view in enumerate(ALL_VIEWS, start=1):
                 label = view.label if tier == 0 else view.short
                 count = counts.get(view.key, 0)
                 shown = f"{count:,}" if tier < 2 else str(count)
