@@ -58,6 +58,10 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+# Actions on the grid and its rows: only while no dialog or panel is open over it.
+GRID_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.id != "quit")
+
+
 def bindings() -> list[BindingType]:
     return [
         Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS

@@ -27,7 +27,6 @@ from tui_sync.model import Capabilities, Field, Plan, Side
 from tui_sync.text import inert
 from tui_sync.tui import actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
-from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import (
     CountsReady,
@@ -106,6 +105,11 @@ class TuiSyncApp(App[None]):
         self._counted_since_open = False
 
     # --- layout ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # App bindings stay live under a modal screen: a key meant for a dialog (Enter in the
+        # last prompt, `s`, `r`) must not act on the grid behind it.
+        return not (action in actions.GRID_ACTIONS and len(self.screen_stack) > 1)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -318,15 +322,14 @@ class TuiSyncApp(App[None]):
         scopes: list[Scope] = []
         visible = grid.selected_positions_in_view()
         if visible:
-            scopes.append(Scope("visible", f"Selected in this view ({len(visible):,})", visible))
+            scopes.append(Scope("visible", f"In this view ({len(visible):,})", visible))
         total = grid.selected_count
         if total:
-            label = f"All selected ({total:,}, {total - len(visible):,} not in view)"
+            label = f"All {total:,} ({total - len(visible):,} not shown)"
             scopes.append(Scope("all", label, grid.selected_positions()))
         row = grid.current_row
         if row is not None:
-            sku = fit_middle(row.sku, 18).rstrip()
-            scopes.append(Scope("cursor", f"Cursor row {sku}", [row.pos]))
+            scopes.append(Scope("cursor", "Cursor row only", [row.pos]))
         default = "visible" if visible else "cursor" if row is not None else "all"
         return scopes, default
 

@@ -33,6 +33,7 @@ class ConfirmApply(ModalScreen[bool]):
         Binding("n,escape", "back", "Back"),
     ]
 
+    AUTO_FOCUS = None  # nothing takes focus by itself: Enter must find nothing to press
     ARM_SECONDS: ClassVar[float] = 0.5  # tests set 0; a separate test checks the window
     TYPE_COUNT_OVER: ClassVar[int] = TYPE_COUNT_OVER
     clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
@@ -76,15 +77,16 @@ class ConfirmApply(ModalScreen[bool]):
             if self.typed:
                 yield Input(placeholder=f"type {self.count} to write", id="confirm-count")
             with Horizontal(id="confirm-buttons"):
+                buttons = [Button("Back (n)", id="confirm-no")]
                 if not self.typed:
-                    yield Button("Write (y)", id="confirm-yes", variant="warning")
-                yield Button("Back (n)", id="confirm-no")
+                    buttons.insert(0, Button("Write (y)", id="confirm-yes", variant="warning"))
+                for button in buttons:
+                    button.can_focus = False  # Enter must not press them; the mouse still can
+                    yield button
         yield Footer()
 
     def on_mount(self) -> None:
         self._shown_at = self._now()
-        for button in self.query(Button):
-            button.can_focus = False  # Enter must not press them; the mouse still can
         if self.typed:
             self.query_one(Input).focus()
 

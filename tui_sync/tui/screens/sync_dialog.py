@@ -146,8 +146,8 @@ class SyncDialog(ModalScreen[Plan | None]):
             yield Label(Content(self.origin), id="origin")
             with Horizontal(id="choices"):
                 with Vertical():
-                    yield Label("Rows")
-                    with ChoiceSet(id="scope"):
+                    yield Label("Rows (selected)")
+                    with ChoiceSet(id="scope", compact=True):
                         for scope in self.scopes:
                             yield TextRadioButton(
                                 Content(scope.label),
@@ -156,7 +156,7 @@ class SyncDialog(ModalScreen[Plan | None]):
                             )
                 with Vertical():
                     yield Label("Update")
-                    with ChoiceSet(id="target"):
+                    with ChoiceSet(id="target", compact=True):
                         for side in ("store", "backoffice"):
                             label = side_label(side).capitalize()
                             if side == self.pair.master:
@@ -164,7 +164,7 @@ class SyncDialog(ModalScreen[Plan | None]):
                             yield TextRadioButton(label, value=side == default_target, name=side)
                 with Vertical():
                     yield Label("Fields")
-                    with ChoiceSet(id="fields"):
+                    with ChoiceSet(id="fields", compact=True):
                         for label, choice in FIELD_CHOICES:
                             yield TextRadioButton(label, value=choice == fields, name=label)
             yield Static("", id="warning")
