@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label, Static
+from textual.widgets._toast import Toast
 
 from tests.conftest import make_app
 from tests.conftest import settle as settle_console
-from tests.screen import screen_text
+from tests.screen import screen_lines, screen_text
+from tui_sync.config import SANDBOX_PAIR
 from tui_sync.model import Status
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
-from tui_sync.tui.screens.help import HelpScreen
+from tui_sync.tui.screens.help import HelpScreen, help_text
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import SyncDialog
@@ -198,3 +200,66 @@ async def test_refresh_key_runs_in_a_background_worker(data_dir: Path) -> None:
         assert app.grid.cursor_row == 1
         assert "Refreshed:" in text(app, "#status-label")
         assert not app.query_one("#progress").display
+
+
+async def test_details_at_80_columns_show_every_code_column(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "[ ] Display Discrepancy Details" in screen_text(app)  # state without colour
+        await pilot.press("d")
+        assert "[x] Display Discrepancy Details" in screen_text(app)
+        header = grid_lines(app.grid)[0]
+        assert header.split()[-9:] == ["N", "NS", "IV", "B", "Q", "QP", "QN", "P", "C"]
+        assert app.grid.virtual_size.width <= app.grid.scrollable_content_region.width
+
+
+async def test_view_bar_fits_80_columns_with_compact_counts(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        big = {"all": 1_234_567, "out_of_sync": 123_456, "price": 99_999, "quantity": 45_678}
+        big |= {"in_orders": 12_345, "base": 234_567, "unmatched": 5_432}
+        app.counts = big
+        app._update_bars()
+        await pilot.pause()
+        bar = text(app, "#views")
+        for shown in ("All 1.2M", "Out 123k", "Price 100k", "Unm 5.4k", "Sel 0"):
+            assert shown in bar
+        assert len(bar.rstrip()) <= 80
+
+
+async def test_command_palette_lists_our_actions_when_it_opens(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)  # the palette gathers its discovery hits asynchronously
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Sync the selected rows" in screen_text(app)
+
+
+async def test_notifications_leave_the_status_line_visible(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(app, pilot)
+        app.say("A notification\nof several\nlines")
+        await pilot.pause()
+        assert "A notification" in screen_text(app)
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.bottom <= 22  # line 22 is the status line, 23 the footer
+        assert "Refreshed:" in screen_lines(app)[22]
+        assert screen_lines(app)[22].rstrip().endswith("rows")  # whole, not covered
+
+
+async def test_help_names_every_key_the_master_and_how_to_close_statuses(
+    data_dir: Path,
+) -> None:
+    shown = help_text(SANDBOX_PAIR).plain
+    for key in ("← →", "ctrl+q", "St / BO", "Ord", "Unm", "8 Sel"):
+        assert key in shown
+    assert "the back office (sandbox-books) is the master" in shown
+    for label in ("Duplicate SKU", "In Orders", "Out of sync", "Store only"):
+        assert f"  {label}" in shown
+    assert shown.count("close:") == 7

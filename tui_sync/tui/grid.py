@@ -77,11 +77,12 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {*ROW_CLASSES, *CELL_CLASSES}
 
     # Row classes set only a background, cell classes only a foreground, so the cursor and the
-    # selection never hide an S/N colour. The tints are light on purpose: measured over the
-    # built-in themes, stronger ones (e.g. $primary 50%) drop coloured text under 2:1 contrast,
-    # in 256 colours too. The letters and the ▌/✓ marks keep it all legible without colour.
-    # Magenta is no theme colour, so "unmatched" takes an xterm-256 one for dark and light; raw
-    # $warning is unreadable on light themes, hence the :light overrides.
+    # selection never hide an S/N colour. The letters and the ▌/✓ marks keep it all legible
+    # without colour. Cell colours are chosen, for the default dark and light themes, so that
+    # (a) they keep 4.5:1 contrast on the cursor row (tests/test_grid.py measures it) and (b) a
+    # 16-colour terminal (TERM=xterm, PuTTY) maps S and N to green and red, not both to grey as
+    # the theme's $text-success / $text-error do. Under NO_COLOR the cursor row and N cells are
+    # reversed: greyscale tints vanish (1.3:1), reverse video does not.
     DEFAULT_CSS = """
     DiscrepancyGrid {
         background: $surface;
@@ -91,24 +92,40 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         & > .grid--header { background: $panel; color: $foreground; text-style: bold; }
         & > .grid--cursor { background: $primary 15%; }
         &:focus > .grid--cursor { background: $primary 30%; text-style: bold; }
+        &:light > .grid--cursor { background: $primary 8%; }
+        &:light:focus > .grid--cursor { background: $primary 12%; }
+        &:nocolor > .grid--cursor { text-style: reverse; }
+        &:nocolor:focus > .grid--cursor { text-style: reverse bold; }
         & > .grid--selected { background: $accent 12%; }
         & > .grid--empty { color: $text-muted; text-style: italic; }
-        & > .grid--mark { color: $text-accent; text-style: bold; }
+        & > .grid--mark { color: #ffd75f; text-style: bold; }
         & > .grid--missing { text-style: dim; }
-        & > .grid--differs { color: $text-error; }
-        & > .grid--code-s { color: $text-success; }
-        & > .grid--code-n { color: $text-error; text-style: bold; }
-        & > .grid--code-warn { color: $text-warning; text-style: bold; }
-        & > .grid--code-info { color: $text-primary; }
+        & > .grid--differs { color: #ff8787; }
+        & > .grid--code-s { color: #5fd75f; }
+        & > .grid--code-n { color: #ff8787; text-style: bold; }
+        & > .grid--code-warn { color: #ffd75f; text-style: bold; }
+        & > .grid--code-info { color: #5fafff; }
         & > .grid--code-none { text-style: dim; }
-        & > .grid--status-in-sync { color: $text-success; }
-        & > .grid--status-out-of-sync { color: $text-error; }
-        & > .grid--status-in-orders { color: $text-warning; }
+        & > .grid--status-in-sync { color: #5fd75f; }
+        & > .grid--status-out-of-sync { color: #ff8787; }
+        & > .grid--status-in-orders { color: #ffd75f; }
         & > .grid--status-base { text-style: dim; }
-        & > .grid--status-unmatched { color: #d787d7; }
-        &:light > .grid--status-unmatched { color: #875f87; }
-        & > .grid--status-duplicate { color: $warning; text-style: bold underline; }
-        &:light > .grid--status-duplicate { color: $text-warning; }
+        & > .grid--status-unmatched { color: #ff87ff; }
+        & > .grid--status-duplicate { color: #ffaf00; text-style: bold underline; }
+        &:light > .grid--mark { color: #5f3f00; }
+        &:light > .grid--differs { color: #a00000; }
+        &:light > .grid--code-s { color: #005f00; }
+        &:light > .grid--code-n { color: #a00000; }
+        &:light > .grid--code-warn { color: #5f3f00; }
+        &:light > .grid--code-info { color: #00008b; }
+        &:light > .grid--status-in-sync { color: #005f00; }
+        &:light > .grid--status-out-of-sync { color: #a00000; }
+        &:light > .grid--status-in-orders { color: #5f3f00; }
+        &:light > .grid--status-unmatched { color: #800080; }
+        &:light > .grid--status-duplicate { color: #5f3f00; }
+        &:nocolor > .grid--code-n { text-style: bold reverse; }
+        &:nocolor > .grid--differs { text-style: bold; }
+        &:nocolor > .grid--code-none { text-style: none; }
     }
     """
 
