@@ -18,13 +18,15 @@ HERE = Path(__file__).resolve().parent
 SHOTS = {
     "main.svg": (),
     "details.svg": ("d", "2"),
+    "details-80x24.svg": ("d", "2"),
     "sync-plan.svg": ("4", "space", "space", "space", "space", "s", "p"),
 }
 
 
 async def shoot(data_dir: Path, name: str, keys: tuple[str, ...]) -> None:
     app = TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: datetime(2026, 11, 23, 9, 30))
-    async with app.run_test(size=(100, 30)) as pilot:
+    size = (80, 24) if "80x24" in name else (100, 30)
+    async with app.run_test(size=size) as pilot:
         # Wait for the first refresh to reach the screen, not only for its worker to end.
         while app.busy is not None or not app.last_refresh.startswith("refreshed"):
             await app.workers.wait_for_complete()

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label, Static
+from textual.widgets._toast import Toast
 
 from tests.conftest import make_app
 from tests.conftest import settle as settle_console
+from tests.screen import screen_lines, screen_text
+from tui_sync.config import SANDBOX_PAIR
 from tui_sync.model import Status
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.grid import DiscrepancyGrid
-from tui_sync.tui.screens.help import HelpScreen
+from tui_sync.tui.screens.confirm_apply import ConfirmApply
+from tui_sync.tui.screens.help import HelpScreen, help_text
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import SyncDialog
 from tui_sync.views import iter_rows, view_counts
+
+
+@pytest.fixture(autouse=True)
+def no_arm_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests press keys faster than a user: the prompt's key delay has its own test."""
+    monkeypatch.setattr(ConfirmApply, "ARM_SECONDS", 0.0)
 
 
 async def settle(app: TuiSyncApp, pilot: Pilot[None]) -> None:
@@ -99,7 +110,7 @@ async def test_selection_keys_and_count(data_dir: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("space", "space")
-        assert text(app, "#selected") == "2 selected"
+        assert text(app, "#selected") == "2 selected (0 not in this view)"
         await pilot.press("shift+down", "shift+down")
         assert app.grid.selected_count == 5  # rows 2, 3 and 4: from the cursor to where it lands
         await pilot.press("2", "a")  # the whole Out of sync view
@@ -107,7 +118,7 @@ async def test_selection_keys_and_count(data_dir: Path) -> None:
         assert app.grid.selected_count >= out
         await pilot.press("n")
         assert app.grid.selected_count == 0
-        assert text(app, "#selected") == ""
+        assert text(app, "#selected") == "0 selected (0 not in this view)"
 
 
 async def test_sync_quantity_to_the_store_turns_q_cells_to_s(data_dir: Path) -> None:
@@ -123,13 +134,16 @@ async def test_sync_quantity_to_the_store_turns_q_cells_to_s(data_dir: Path) -> 
         dialog = app.screen
         assert isinstance(dialog, SyncDialog)
         # Fields: from the policy's "Both" up to "Quantity".
-        await pilot.press("tab", "up", "up", "enter")
+        await pilot.press("tab", "tab", "up", "up", "enter")
         await pilot.press("p")
-        plan_text = str(dialog.query_one("#plan-text", Static).render())
+        plan_text = screen_text(app)
         assert "3 change(s) to the store" in plan_text
         for row in chosen:
             assert row.sku in plan_text
-        await pilot.click("#apply")
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmApply)
+        assert "Write 3 change(s) to the store (not the master)" in screen_text(app)
+        await pilot.press("y")
         await settle(app, pilot)
         assert not isinstance(app.screen, SyncDialog)
         for row in chosen:
@@ -152,7 +166,7 @@ async def test_master_target_is_marked_and_warned(data_dir: Path) -> None:
             dialog.query_one("#target").query("RadioButton")[1].label
         )
         assert "⚠" not in str(dialog.query_one("#warning", Static).render())
-        await pilot.press("down", "enter")  # Back office (master)
+        await pilot.press("tab", "down", "enter")  # Back office (master)
         assert "master" in str(dialog.query_one("#warning", Static).render())
         await pilot.press("escape")
         assert not isinstance(app.screen, SyncDialog)
@@ -164,13 +178,13 @@ async def test_row_detail_log_and_help_screens(data_dir: Path) -> None:
         await settle(app, pilot)
         await pilot.press("2", "enter")
         assert isinstance(app.screen, RowDetailScreen)
-        shown = str(app.screen.query_one(Static).render())
+        shown = screen_text(app)
         assert "Why" in shown and "store" in shown
         await pilot.press("escape", "l")
         assert isinstance(app.screen, RunLogScreen)
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "QP" in str(app.screen.query_one(Static).render())
+        assert "Keys" in screen_text(app) and "esc Close" in screen_text(app)
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]
 
@@ -186,3 +200,66 @@ async def test_refresh_key_runs_in_a_background_worker(data_dir: Path) -> None:
         assert app.grid.cursor_row == 1
         assert "Refreshed:" in text(app, "#status-label")
         assert not app.query_one("#progress").display
+
+
+async def test_details_at_80_columns_show_every_code_column(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "[ ] Display Discrepancy Details" in screen_text(app)  # state without colour
+        await pilot.press("d")
+        assert "[x] Display Discrepancy Details" in screen_text(app)
+        header = grid_lines(app.grid)[0]
+        assert header.split()[-9:] == ["N", "NS", "IV", "B", "Q", "QP", "QN", "P", "C"]
+        assert app.grid.virtual_size.width <= app.grid.scrollable_content_region.width
+
+
+async def test_view_bar_fits_80_columns_with_compact_counts(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        big = {"all": 1_234_567, "out_of_sync": 123_456, "price": 99_999, "quantity": 45_678}
+        big |= {"in_orders": 12_345, "base": 234_567, "unmatched": 5_432}
+        app.counts = big
+        app._update_bars()
+        await pilot.pause()
+        bar = text(app, "#views")
+        for shown in ("All 1.2M", "Out 123k", "Price 100k", "Unm 5.4k", "Sel 0"):
+            assert shown in bar
+        assert len(bar.rstrip()) <= 80
+
+
+async def test_command_palette_lists_our_actions_when_it_opens(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)  # the palette gathers its discovery hits asynchronously
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Sync the selected rows" in screen_text(app)
+
+
+async def test_notifications_leave_the_status_line_visible(data_dir: Path) -> None:
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(app, pilot)
+        app.say("A notification\nof several\nlines")
+        await pilot.pause()
+        assert "A notification" in screen_text(app)
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.bottom <= 22  # line 22 is the status line, 23 the footer
+        assert "Refreshed:" in screen_lines(app)[22]
+        assert screen_lines(app)[22].rstrip().endswith("rows")  # whole, not covered
+
+
+async def test_help_names_every_key_the_master_and_how_to_close_statuses(
+    data_dir: Path,
+) -> None:
+    shown = help_text(SANDBOX_PAIR).plain
+    for key in ("← →", "ctrl+q", "St / BO", "Ord", "Unm", "8 Sel"):
+        assert key in shown
+    assert "the back office (sandbox-books) is the master" in shown
+    for label in ("Duplicate SKU", "In Orders", "Out of sync", "Store only"):
+        assert f"  {label}" in shown
+    assert shown.count("close:") == 7

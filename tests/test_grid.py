@@ -8,12 +8,22 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TypeVar
 
+import pytest
+from rich.color import Color, ColorSystem
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.message import Message
 
 from tui_sync.model import CODES, Cell, Item, Row, Status
-from tui_sync.tui.columns import NAME_MIN, fit, layout
+from tui_sync.tui.columns import (
+    CELL_CLASSES,
+    NAME_MIN,
+    SKU_CAP,
+    fit,
+    fit_middle,
+    layout,
+    status_text,
+)
 from tui_sync.tui.grid import PAGE_SIZE, DiscrepancyGrid, GridSource
 
 M = TypeVar("M", bound=Message)
@@ -25,6 +35,8 @@ def make_row(pos: int) -> Row:
     cells: dict[str, Cell] = {code: "S" for code in CODES}
     if pos % 3 == 0:
         cells["QP"] = "N"
+    if pos % 5 == 0:
+        cells["P"] = "N"
     cells["C"] = "-"
     sku = f"SKU-{pos:07d}"
     store = Item(f"s{pos}", sku, f"Store {pos}", quantity=pos % 50, price=Decimal("9.90"))
@@ -147,23 +159,24 @@ async def test_header_and_first_rows_fit_80_columns() -> None:
         assert " Product… " in shown[1]  # the name takes the spare width, truncated
         assert "9.90" in shown[1] and "10.50" in shown[1] and "Base" in shown[1]
         assert "—" in shown[2] and "Store only" in shown[2]  # no back-office item
-        assert shown[6].endswith("Out of sync     ") and shown[7].endswith("In sync         ")
+        # The status says what differs, in a seller's words.
+        assert shown[6].endswith("Price differs   ") and shown[7].endswith("In sync         ")
         assert grid.current_row is not None and grid.current_row.pos == 0
         assert len(shown) == 24 and all(len(line) == 79 for line in shown)  # + scrollbar
 
 
-async def test_code_letters_only_with_details_and_sku_stays_put() -> None:
+async def test_code_letters_only_with_details_all_on_screen_at_80_columns() -> None:
     app = small()
     async with app.run_test(size=(80, 24)) as pilot:
         grid = app.grid
         grid.show_details = True
         await pilot.pause()
-        assert grid.virtual_size.width > grid.scrollable_content_region.width
-        grid.scroll_to(x=grid.virtual_size.width, animate=False)
-        await pilot.pause()
+        # Every code column on screen without scrolling: the name gave way.
+        assert grid.virtual_size.width <= grid.scrollable_content_region.width
         shown = lines(grid)
+        assert "Name" not in shown[0] and "St qty" in shown[0]
         assert shown[0].split()[-9:] == list(CODES)
-        assert shown[1].split()[-9:] == ["S", "S", "S", "S", "S", "N", "S", "S", "-"]
+        assert shown[1].split()[-9:] == ["S", "S", "S", "S", "S", "N", "S", "N", "-"]
         assert shown[2].split()[-9:] == ["S", "S", "S", "S", "S", "S", "S", "S", "-"]
         assert "SKU-0000001" in shown[2]  # the mark and SKU columns do not scroll away
         grid.show_details = False
@@ -391,14 +404,139 @@ def test_fit_truncates_and_pads_by_cells() -> None:
     assert fit("7", 4, "right") == "   7"
     assert fit("S", 2, "center") == "S "
     assert fit("日本語の名前", 6) == "日本… "  # wide characters count two cells
-    assert fit("two\nlines", 9) == "two lines"  # never breaks the grid's line
+    assert fit("two\nlines", 9) == "two␊lines"  # never breaks the grid's line
 
 
-def test_layout_fits_80_columns_and_scrolls_with_details() -> None:
+def test_layout_fits_80_columns_with_details() -> None:
     plain = layout(79, details=False)
     assert plain.width == 79
-    details = layout(79, details=True)
-    name = next(c for c in details.columns if c.key == "name")
-    assert name.width == NAME_MIN and details.width > 79
+    name = next(c for c in plain.columns if c.key == "name")
+    assert name.width >= NAME_MIN
+    details = layout(79, details=True, longest_sku=18)
+    keys = [c.key for c in details.columns]
+    assert details.width <= 79 and "name" not in keys  # the name goes first
+    assert all(f"code:{code}" in keys for code in CODES)
+    assert next(c for c in details.columns if c.key == "sku").width == 18
+    assert layout(40, details=True).width > 40  # too narrow even without values: it scrolls
     wide = layout(160, details=False)
     assert wide.width == 160 and "Store price" in [c.title for c in wide.columns]
+
+
+def _luminance(color: Color) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = color.get_truecolor()
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: Color, b: Color) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+TEXT_CLASSES = [c for c in CELL_CLASSES if c not in ("grid--missing", "grid--code-none")]
+
+
+async def test_cursor_row_contrast_and_16_colours_in_the_default_themes() -> None:
+    for theme in ("textual-dark", "textual-light"):
+        app = small()
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.theme = theme
+            await pilot.pause()
+            grid = app.grid
+            base = grid.rich_style
+            cursor = grid.get_component_rich_style("grid--cursor")
+            assert cursor.bgcolor is not None and base.color is not None
+            assert contrast(base.color, cursor.bgcolor) >= 4.5, theme
+            for cls in TEXT_CLASSES:
+                color = grid.get_component_rich_style(cls, partial=True).color or base.color
+                assert contrast(color, cursor.bgcolor) >= 4.5, (theme, cls)
+            # In 16 colours (TERM=xterm) S and N are two colours, and the cursor row stays.
+            s, n = (grid.get_component_rich_style(c, partial=True) for c in CODE_CLASSES_SN)
+            assert s.color is not None and n.color is not None
+            sixteen = ColorSystem.STANDARD
+            assert s.color.downgrade(sixteen).number != n.color.downgrade(sixteen).number
+            assert base.bgcolor is not None
+            assert cursor.bgcolor.downgrade(sixteen) != base.bgcolor.downgrade(sixteen), theme
+            assert n.bold and not n.dim
+
+
+CODE_CLASSES_SN = ("grid--code-s", "grid--code-n")
+
+
+async def test_without_colour_the_cursor_row_and_n_cells_are_reversed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = small()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.grid.show_details = True
+        await pilot.pause()
+        assert app.no_color
+        row = list(app.grid.render_line(1))
+        assert all(seg.style is not None and seg.style.reverse for seg in row if seg.text.strip())
+        # pos 5: P is N, a difference a sync closes: bold and reversed, never dim.
+        n_cells = [seg for seg in app.grid.render_line(6) if seg.text.strip() == "N"]
+        assert n_cells and all(seg.style and seg.style.bold for seg in n_cells)
+        assert all(seg.style and seg.style.reverse and not seg.style.dim for seg in n_cells)
+
+
+async def test_left_and_right_move_a_whole_column() -> None:
+    app = small()
+    async with app.run_test(size=(30, 24)) as pilot:
+        grid = app.grid
+        grid.show_details = True
+        await pilot.pause()
+        top = grid.max_scroll_x
+        stops = [x for x in grid._layout.stops() if 0 < x < top]
+        assert top > 0 and len(stops) >= 1
+        for x in [*stops, top]:
+            await pilot.press("right")
+            await pilot.pause()
+            assert grid.scroll_offset.x == x  # the start of the next column, not x + 1
+        for x in [*reversed(stops), 0]:
+            await pilot.press("left")
+            await pilot.pause()
+            assert grid.scroll_offset.x == x
+
+
+async def test_sku_column_fits_the_longest_sku_and_shortens_in_the_middle() -> None:
+    rows = [
+        replace(make_row(0), sku="SOCK-42164-BLK-XXL"),
+        replace(make_row(1), sku="SOCK-42164-BLK-XL"),
+        replace(make_row(2), sku="X" * 30 + "-TAIL"),
+    ]
+    app = GridApp(ListSource(rows))
+    async with app.run_test(size=(80, 24)) as pilot:
+        grid = app.grid
+        grid.longest_sku = 18
+        await pilot.pause()
+        shown = lines(grid)
+        assert "SOCK-42164-BLK-XXL " in shown[1] and "SOCK-42164-BLK-XL " in shown[2]
+        grid.longest_sku = 35  # over the cap: shortened in the middle, both ends read
+        grid.show_details = True
+        await pilot.pause()
+        shown = lines(grid)
+        sku_width = next(c.width for c in grid._layout.columns if c.key == "sku")
+        assert sku_width == SKU_CAP
+        assert "XXXXXXXXXXX…XXXXXXX-TAIL " in shown[3]
+
+
+def test_fit_middle_keeps_both_ends() -> None:
+    assert fit_middle("SOCK-42164-BLK-XXL", 12) == "SOCK-…LK-XXL"
+    assert fit_middle("SOCK-42164-BLK-XL", 12) == "SOCK-…BLK-XL"
+    assert fit_middle("SHORT", 8) == "SHORT   "
+    assert (
+        fit_middle("日本語の名前日本語", 9) == "日本…本語 "
+        or len(fit_middle("日本語の名前日本語", 9)) <= 9
+    )
+
+
+def test_status_words_say_what_differs() -> None:
+    row = make_row(5)  # out of sync
+    cells = dict.fromkeys(CODES, "S")
+    assert status_text(replace(row, cells={**cells, "C": "N"})) == "Cost differs"  # type: ignore[arg-type]
+    assert status_text(replace(row, cells={**cells, "Q": "N", "P": "N"})) == "Stock+price"  # type: ignore[arg-type]
+    assert status_text(replace(make_row(6), cells={**cells, "N": "N"})) == "In sync"  # type: ignore[arg-type]

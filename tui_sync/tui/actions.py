@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from tui_sync.tui.selected_rows import SELECTED_VIEW
 from tui_sync.views import VIEWS
+
+# Every view has a number key; Selected comes last, after the views of the cache.
+ALL_VIEWS = (*VIEWS, SELECTED_VIEW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +50,16 @@ ACTIONS: tuple[Action, ...] = (
             str(number),
             f"view('{view.key}')",
             view.short,
-            f"View: {view.label}",
+            f"View: {view.label}"
+            + (" (exactly the selected rows, in every view)" if view is SELECTED_VIEW else ""),
         )
-        for number, view in enumerate(VIEWS, start=1)
+        for number, view in enumerate(ALL_VIEWS, start=1)
     ),
 )
+
+
+# Actions on the grid and its rows: only while no dialog or panel is open over it.
+GRID_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.id != "quit")
 
 
 def bindings() -> list[BindingType]:

@@ -11,30 +11,55 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
-from tui_sync.model import Capabilities, Plan, Side
+from tui_sync.model import Capabilities, Field, Plan, Side
+from tui_sync.text import inert
 from tui_sync.tui import actions, workers
+from tui_sync.tui.checkbox import TextCheckbox
 from tui_sync.tui.grid import DiscrepancyGrid
-from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
+from tui_sync.tui.messages import (
+    CountsReady,
+    LongestSku,
+    Progress,
+    RefreshDone,
+    SyncDone,
+    WorkFailed,
+)
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
-from tui_sync.tui.screens.sync_dialog import SyncDialog
+from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
+from tui_sync.tui.selected_rows import SELECTED_VIEW, SelectedRows
 from tui_sync.tui.view_bar import ViewBar
 from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, rows_at, view_counts
 
+# The sync dialog's fields follow the view it was opened from.
+VIEW_FIELDS: dict[str, tuple[Field, ...]] = {"quantity": ("quantity",), "price": ("price",)}
+
 
 class ActionCommands(Provider):
-    """Every action of the registry in the command palette."""
+    """Every action of the registry in the command palette, listed as soon as it opens."""
+
+    async def discover(self) -> Hits:
+        app = self.app
+        assert isinstance(app, TuiSyncApp)
+        for action in actions.ACTIONS:
+            yield DiscoveryHit(
+                action.help,
+                partial(app.run_action, action.action),
+                help=f"key: {actions.key_label(action)}",
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -84,11 +109,16 @@ class TuiSyncApp(App[None]):
 
     # --- layout ----------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # App bindings stay live under a modal screen: a key meant for a dialog (Enter in the
+        # last prompt, `s`, `r`) must not act on the grid behind it.
+        return not (action in actions.GRID_ACTIONS and len(self.screen_stack) > 1)
+
     def compose(self) -> ComposeResult:
         yield Static(id="title")
         yield ViewBar(id="views")
         with Horizontal(id="toolbar"):
-            yield Checkbox("Display Discrepancy Details", id="details")
+            yield TextCheckbox("Display Discrepancy Details", id="details")
             yield Input(placeholder="filter: SKU or name (Esc clears)", id="filter")
             yield Label("", id="selected")
         yield DiscrepancyGrid(id="grid")
@@ -111,12 +141,26 @@ class TuiSyncApp(App[None]):
         self._update_bars()
         self.grid.focus()
         self._counts_worker()  # the cached rows' counts, while a refresh may still be running
+        self._longest_sku_worker()
         if self.refresh_on_start:
             self.action_refresh()
 
     @work(thread=True, group="counts", exit_on_error=False)
     def _counts_worker(self) -> None:
         workers.run_counts(self, self.data_dir, self.pair.name)
+
+    @work(thread=True, group="longest-sku", exit_on_error=False)
+    def _longest_sku_worker(self) -> None:
+        # A scan of every row on a big catalog: off the UI thread, with its own connection.
+        with Cache.open(self.data_dir) as cache:
+            found = cache.conn.execute(
+                "SELECT max(length(sku)) FROM rows WHERE pair = ?", (self.pair.name,)
+            ).fetchone()[0]
+        self.post_message(LongestSku(int(found or 0)))
+
+    def on_longest_sku(self, message: LongestSku) -> None:
+        if message.cells:
+            self.grid.longest_sku = message.cells
 
     def on_counts_ready(self, message: CountsReady) -> None:
         # Counts of the cache as opened; a refresh or sync that finished first knows better.
@@ -132,26 +176,54 @@ class TuiSyncApp(App[None]):
         }
 
     def _load_view(self, keep_cursor: bool = False) -> None:
+        if self.view is SELECTED_VIEW:
+            # Exactly the selected rows, whatever the filter: what "all selected" would sync.
+            positions = self.grid.selected_positions()
+            self.grid.set_source(SelectedRows(self.cache, self.pair.name, positions), keep_cursor)
+            return
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
         self.grid.set_source(source, keep_cursor=keep_cursor)
 
     def _update_bars(self) -> None:
-        store, backoffice = self.pair.store.name, self.pair.backoffice.name
+        # Names come from the config, still shown as plain text: never parsed as markup.
+        store, backoffice = inert(self.pair.store.name), inert(self.pair.backoffice.name)
         if self.pair.master == "backoffice":
             backoffice += " (master)"
         else:
             store += " (master)"
-        self.query_one("#title", Static).update(
-            f"[b]tui-sync[/b] {self.pair.name}: {store} ⇄ {backoffice} · {self.last_refresh}"
-        )
-        self.query_one(ViewBar).show(self.view.key, self.counts, bool(self.filter_text))
-        count = self.grid.selected_count
-        self.query_one("#selected", Label).update(f"{count:,} selected" if count else "")
+        title = Text("tui-sync", style="bold")
+        title.append(f" {inert(self.pair.name)}: {store} ⇄ {backoffice} · {self.last_refresh}")
+        self.query_one("#title", Static).update(title)
+        counts = {**self.counts, SELECTED_VIEW.key: self.grid.selected_count}
+        self.query_one(ViewBar).show(self.view.key, counts, bool(self.filter_text))
+        self.query_one("#selected", Label).update(self.selection_text())
+
+    def selection_text(self) -> str:
+        count, hidden = self.grid.selected_count, self.grid.selected_count
+        hidden -= self.grid.selected_in_view
+        return f"{count:,} selected ({hidden:,} not in this view)"
+
+    def origin(self) -> str:
+        """The view and filter a plan comes from, in words (the filter was typed, maybe pasted)."""
+        where = f"From the view “{self.view.label}”"
+        if self.filter_text and self.view is not SELECTED_VIEW:
+            return f"{where}, filtered by “{inert(self.filter_text)}”"
+        return f"{where}, no filter"
+
+    def say(
+        self, message: str, severity: SeverityLevel = "information", timeout: float = 6
+    ) -> None:
+        """A notification of text that may hold remote words (a SKU in an error): inert, and
+        never parsed as markup."""
+        self.notify(inert(message), severity=severity, timeout=timeout, markup=False)
+
+    def _status(self, message: str, layout: bool = True) -> None:
+        self.query_one("#status-label", Label).update(Text(inert(message)), layout=layout)
 
     # --- views, filter, details, selection ----------------------------------------------------
 
     def action_view(self, key: str) -> None:
-        self.view = VIEW_BY_KEY[key]
+        self.view = SELECTED_VIEW if key == SELECTED_VIEW.key else VIEW_BY_KEY[key]
         self._load_view()
         self._update_bars()
 
@@ -219,25 +291,25 @@ class TuiSyncApp(App[None]):
         self.push_screen(RunLogScreen(self.cache, self.pair.name))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.pair))
 
     # --- refresh and sync -------------------------------------------------------------------
 
     def _start(self, what: str) -> bool:
         if self.busy:
-            self.notify(f"{self.busy} is running; wait for it to finish", severity="warning")
+            self.say(f"{self.busy} is running; wait for it to finish", severity="warning")
             return False
         self.busy = what
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=None, progress=0)
         bar.display = True
-        self.query_one("#status-label", Label).update(f"{what}…")
+        self._status(f"{what}…")
         return True
 
     def _finish(self, message: str) -> None:
         self.busy = None
         self.query_one("#progress").display = False
-        self.query_one("#status-label", Label).update(message)
+        self._status(message)
 
     def action_refresh(self) -> None:
         if self._start("Refresh"):
@@ -247,18 +319,42 @@ class TuiSyncApp(App[None]):
     async def _refresh_worker(self) -> None:
         await workers.run_refresh(self, self.data_dir, self.config_path, self.pair)
 
+    def sync_scopes(self) -> tuple[list[Scope], str]:
+        """The row sets a sync may act on, and the one offered first: the visible selection,
+        else the cursor row; all selected rows only when chosen, saying how many are hidden."""
+        grid = self.grid
+        scopes: list[Scope] = []
+        visible = grid.selected_positions_in_view()
+        if visible:
+            scopes.append(Scope("visible", f"In this view ({len(visible):,})", visible))
+        total = grid.selected_count
+        if total:
+            label = f"All {total:,} ({total - len(visible):,} not shown)"
+            scopes.append(Scope("all", label, grid.selected_positions()))
+        row = grid.current_row
+        if row is not None:
+            scopes.append(Scope("cursor", "Cursor row only", [row.pos]))
+        default = "visible" if visible else "cursor" if row is not None else "all"
+        return scopes, default
+
     def action_sync(self) -> None:
         if self.busy:
-            self.notify(f"{self.busy} is running; wait for it to finish", severity="warning")
+            self.say(f"{self.busy} is running; wait for it to finish", severity="warning")
             return
-        positions = self.grid.selected_positions()
-        if not positions and self.grid.current_row is not None:
-            positions = [self.grid.current_row.pos]
-        if not positions:
-            self.notify("Nothing to sync: select rows with space, or `a` for the whole view")
+        scopes, default = self.sync_scopes()
+        if not scopes:
+            self.say("Nothing to sync: select rows with space, or `a` for the whole view")
             return
-        rows = rows_at(self.cache, self.pair.name, positions)
-        self.push_screen(SyncDialog(self.pair, rows, self.capabilities), self._sync_chosen)
+        dialog = SyncDialog(
+            self.pair,
+            scopes,
+            partial(rows_at, self.cache, self.pair.name),
+            self.capabilities,
+            self.origin(),
+            fields=VIEW_FIELDS.get(self.view.key),
+            default_scope=default,
+        )
+        self.push_screen(dialog, self._sync_chosen)
 
     def _sync_chosen(self, plan: Plan | None) -> None:
         if plan is None or plan.is_empty:
@@ -274,8 +370,8 @@ class TuiSyncApp(App[None]):
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=message.total, progress=message.done)
         done = f" {message.done:,}/{message.total:,}" if message.total else ""
-        # The label's width is fixed (1fr): repaint it, without laying out the whole screen.
-        self.query_one("#status-label", Label).update(f"{message.label}{done}", layout=False)
+        # Progress repaints the label (its width is fixed: 1fr), without a re-layout.
+        self._status(f"{message.label}{done}", layout=False)
 
     def _take_counts(self, counts: dict[str, int]) -> None:
         """Counts a worker made after its work; with a filter on, the filtered ones instead."""
@@ -290,6 +386,7 @@ class TuiSyncApp(App[None]):
         summary = message.summary
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
+        self._longest_sku_worker()
         # A refresh renumbers rows, so a selection by position would point at other rows.
         self.grid.clear_selection()
         self._load_view(keep_cursor=True)
@@ -310,12 +407,12 @@ class TuiSyncApp(App[None]):
             f"{run.count('refused')} refused"
         )
         self._finish(text)
-        self.notify(text, severity="warning" if bad else "information", timeout=6)
+        self.say(text, severity="warning" if bad else "information")
         self._update_bars()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self._finish(f"{message.what} failed: {message.error}")
-        self.notify(f"{message.what} failed: {message.error}", severity="error", timeout=10)
+        self.say(f"{message.what} failed: {message.error}", severity="error", timeout=10)
 
     def on_unmount(self) -> None:
         self.cache.close()

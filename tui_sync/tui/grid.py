@@ -26,7 +26,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui_sync.model import Row
-from tui_sync.tui.columns import CELL_CLASSES, Layout, header_cells, layout, row_cells
+from tui_sync.tui.columns import (
+    CELL_CLASSES,
+    SKU_DEFAULT,
+    Layout,
+    header_cells,
+    layout,
+    row_cells,
+)
 
 PAGE_SIZE = 128  # rows per fetch: a few screens, one indexed SQLite range read
 PAGES_KEPT = 8  # ~1,000 rows in memory at most, whatever the view's size
@@ -62,16 +69,20 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         Binding("shift+up", "extend(-1)", "Extend up", show=False),
         Binding("shift+down", "extend(1)", "Extend down", show=False),
         Binding("enter", "activate", "Detail", show=False),
+        # A column at a time: a character at a time took 22 presses to reach the codes.
+        Binding("right", "column(1)", "Next column", show=False),
+        Binding("left", "column(-1)", "Previous column", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {*ROW_CLASSES, *CELL_CLASSES}
 
     # Row classes set only a background, cell classes only a foreground, so the cursor and the
-    # selection never hide an S/N colour. The tints are light on purpose: measured over the
-    # built-in themes, stronger ones (e.g. $primary 50%) drop coloured text under 2:1 contrast,
-    # in 256 colours too. The letters and the ▌/✓ marks keep it all legible without colour.
-    # Magenta is no theme colour, so "unmatched" takes an xterm-256 one for dark and light; raw
-    # $warning is unreadable on light themes, hence the :light overrides.
+    # selection never hide an S/N colour. The letters and the ▌/✓ marks keep it all legible
+    # without colour. Cell colours are chosen, for the default dark and light themes, so that
+    # (a) they keep 4.5:1 contrast on the cursor row (tests/test_grid.py measures it) and (b) a
+    # 16-colour terminal (TERM=xterm, PuTTY) maps S and N to green and red, not both to grey as
+    # the theme's $text-success / $text-error do. Under NO_COLOR the cursor row and N cells are
+    # reversed: greyscale tints vanish (1.3:1), reverse video does not.
     DEFAULT_CSS = """
     DiscrepancyGrid {
         background: $surface;
@@ -81,22 +92,40 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         & > .grid--header { background: $panel; color: $foreground; text-style: bold; }
         & > .grid--cursor { background: $primary 15%; }
         &:focus > .grid--cursor { background: $primary 30%; text-style: bold; }
+        &:light > .grid--cursor { background: $primary 8%; }
+        &:light:focus > .grid--cursor { background: $primary 12%; }
+        &:nocolor > .grid--cursor { text-style: reverse; }
+        &:nocolor:focus > .grid--cursor { text-style: reverse bold; }
         & > .grid--selected { background: $accent 12%; }
         & > .grid--empty { color: $text-muted; text-style: italic; }
-        & > .grid--mark { color: $text-accent; text-style: bold; }
+        & > .grid--mark { color: #ffd75f; text-style: bold; }
         & > .grid--missing { text-style: dim; }
-        & > .grid--differs { color: $text-error; }
-        & > .grid--code-s { color: $text-success; }
-        & > .grid--code-n { color: $text-error; text-style: bold; }
+        & > .grid--differs { color: #ff8787; }
+        & > .grid--code-s { color: #5fd75f; }
+        & > .grid--code-n { color: #ff8787; text-style: bold; }
+        & > .grid--code-warn { color: #ffd75f; text-style: bold; }
+        & > .grid--code-info { color: #5fafff; }
         & > .grid--code-none { text-style: dim; }
-        & > .grid--status-in-sync { color: $text-success; }
-        & > .grid--status-out-of-sync { color: $text-error; }
-        & > .grid--status-in-orders { color: $text-warning; }
+        & > .grid--status-in-sync { color: #5fd75f; }
+        & > .grid--status-out-of-sync { color: #ff8787; }
+        & > .grid--status-in-orders { color: #ffd75f; }
         & > .grid--status-base { text-style: dim; }
-        & > .grid--status-unmatched { color: #d787d7; }
-        &:light > .grid--status-unmatched { color: #875f87; }
-        & > .grid--status-duplicate { color: $warning; text-style: bold underline; }
-        &:light > .grid--status-duplicate { color: $text-warning; }
+        & > .grid--status-unmatched { color: #ff87ff; }
+        & > .grid--status-duplicate { color: #ffaf00; text-style: bold underline; }
+        &:light > .grid--mark { color: #5f3f00; }
+        &:light > .grid--differs { color: #a00000; }
+        &:light > .grid--code-s { color: #005f00; }
+        &:light > .grid--code-n { color: #a00000; }
+        &:light > .grid--code-warn { color: #5f3f00; }
+        &:light > .grid--code-info { color: #00008b; }
+        &:light > .grid--status-in-sync { color: #005f00; }
+        &:light > .grid--status-out-of-sync { color: #a00000; }
+        &:light > .grid--status-in-orders { color: #5f3f00; }
+        &:light > .grid--status-unmatched { color: #800080; }
+        &:light > .grid--status-duplicate { color: #5f3f00; }
+        &:nocolor > .grid--code-n { text-style: bold reverse; }
+        &:nocolor > .grid--differs { text-style: bold; }
+        &:nocolor > .grid--code-none { text-style: none; }
     }
     """
 
@@ -151,8 +180,10 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         self._header: Strip | None = None
         self._styles: dict[str, Style] | None = None
         self._layout: Layout = layout(0, False)
+        self._longest_sku = SKU_DEFAULT
         self._bits = bytearray(source.capacity if source is not None else 0)
         self._selected = 0
+        self._in_view = 0  # selected rows that the current view holds
 
     # --- the view -----------------------------------------------------------------------------
 
@@ -169,6 +200,7 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         it is by position, and positions mean the same rows until the app clears it."""
         self._source = source
         self._grow(source.capacity)
+        self._in_view = self._count_in_view()
         self._reset(self.cursor_row if keep_cursor else 0)
 
     def reload(self) -> None:
@@ -208,6 +240,30 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
     def selected_count(self) -> int:
         return self._selected
 
+    @property
+    def selected_in_view(self) -> int:
+        """How many selected rows the current view (and filter) holds; the rest are hidden."""
+        return self._in_view
+
+    def _count_in_view(self) -> int:
+        # Once per view switch or bulk selection change, never per key: C-speed counts.
+        if not self._selected or self._source is None:
+            return 0
+        positions, bits = self._source.positions(), self._bits
+        if isinstance(positions, range) and positions.step == 1:
+            return bits[positions.start : positions.stop].count(1)
+        return sum(map(bits.__getitem__, positions))
+
+    def selected_positions_in_view(self) -> list[int]:
+        """Selected positions that the current view holds, in view order."""
+        if not self._selected or self._source is None:
+            return []
+        positions, bits = self._source.positions(), self._bits
+        if isinstance(positions, range) and positions.step == 1:
+            start, stop = positions.start, positions.stop
+            return list(compress(range(start, stop), bits[start:stop]))
+        return list(compress(positions, map(bits.__getitem__, positions)))
+
     def is_selected(self, pos: int) -> bool:
         return 0 <= pos < len(self._bits) and self._bits[pos] == 1
 
@@ -244,8 +300,9 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         if self.is_selected(row.pos):
             self._bits[row.pos] = 0
             self._selected -= 1
+            self._in_view -= 1
         else:
-            self._mark(row.pos)
+            self._in_view += self._mark(row.pos)
         self._refresh_index(self.cursor_row)
         self._selection_changed(whole_screen=False)
         self.cursor_row += 1
@@ -256,11 +313,13 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         if row is None:
             return
         changed = self._mark(row.pos)
+        self._in_view += changed
         self._refresh_index(self.cursor_row)
         self.cursor_row += delta
         reached = self.current_row
-        if reached is not None:
-            changed = self._mark(reached.pos) or changed
+        if reached is not None and self._mark(reached.pos):
+            self._in_view += 1
+            changed = True
         if changed:
             self._selection_changed(whole_screen=False)
 
@@ -280,6 +339,7 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
                 for pos in positions:
                     self._bits[pos] = 1
         self._selected = self._bits.count(1)
+        self._in_view = self._count_in_view()
         self._selection_changed(whole_screen=True)
 
     def set_selection(self, positions: Iterable[int]) -> None:
@@ -288,11 +348,13 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         self._selected = 0
         for pos in positions:
             self._mark(pos)
+        self._in_view = self._count_in_view()
         self._selection_changed(whole_screen=True)
 
     def clear_selection(self) -> None:
         self._bits = bytearray(len(self._bits))
         self._selected = 0
+        self._in_view = 0
         self._selection_changed(whole_screen=True)
 
     # --- cursor -------------------------------------------------------------------------------
@@ -387,10 +449,30 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         self._header = None
         self._strips.clear()
 
+    @property
+    def longest_sku(self) -> int:
+        return self._longest_sku
+
+    @longest_sku.setter
+    def longest_sku(self, cells: int) -> None:
+        """The pair's longest SKU (in cells): the SKU column is sized from it."""
+        self._longest_sku = cells
+        self._update_virtual_size()
+
+    def action_column(self, direction: int) -> None:
+        stops = self._layout.stops()
+        x = self.scroll_offset.x
+        ahead = [s for s in stops if s > x] if direction > 0 else [s for s in stops if s < x]
+        if not ahead:
+            return
+        target = ahead[0] if direction > 0 else ahead[-1]
+        self.scroll_to(x=min(target, self.max_scroll_x), animate=False, force=True)
+
     def _update_virtual_size(self) -> None:
         width = self.scrollable_content_region.width
-        if (width, self.show_details) != (self._layout.available, self._layout.details):
-            self._layout = layout(width, self.show_details)
+        wanted = (width, self.show_details, self._longest_sku)
+        if wanted != (self._layout.available, self._layout.details, self._layout.sku_width):
+            self._layout = layout(width, self.show_details, self._longest_sku)
             self._header = None
             self._strips.clear()
         self.virtual_size = Size(self._layout.width, self._count + 1)

@@ -47,3 +47,11 @@ class CountsReady(Message):
     def __init__(self, counts: dict[str, int]) -> None:
         super().__init__()
         self.counts = counts
+
+
+class LongestSku(Message):
+    """The length of the pair's longest SKU, measured off the UI thread: sizes the SKU column."""
+
+    def __init__(self, cells: int) -> None:
+        super().__init__()
+        self.cells = cells

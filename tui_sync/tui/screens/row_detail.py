@@ -1,44 +1,68 @@
-"""Both sides of one row, field by field, with each discrepancy's reason."""
+"""Both sides of one row, field by field, with each discrepancy's reason.
+
+Every value here is remote text: rich `Text` made inert, in a table that takes the panel's
+width (a `[` in a name is a bracket, an escape sequence is shown as ␛, never sent).
+"""
 
 from __future__ import annotations
 
-from rich.markup import escape
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui_sync.cache import Cache, options_text
 from tui_sync.model import CODES, Item, Row
 from tui_sync.reconcile import reasons
+from tui_sync.text import inert
+from tui_sync.tui.columns import CODE_KIND, status_text
+
+FIELDS = ("id", "name", "brand", "quantity", "price", "cost", "options", "version")
+CELL_STYLES = {"n": "bold reverse", "warn": "bold underline", "info": "italic"}
 
 
-def _value(item: Item | None, name: str) -> str:
+def _value(item: Item | None, name: str) -> Text:
     if item is None:
-        return "—"
+        return Text("—", style="dim")
     if name == "options":
-        return options_text(item.options) or ""
+        return Text(inert(options_text(item.options)))
     value = getattr(item, name)
-    return "" if value is None else escape(str(value))
+    return Text("" if value is None else inert(str(value)))
 
 
-def detail_text(row: Row, pending: list[tuple[str, int, str]]) -> str:
-    lines = [f"[b]{escape(row.sku)}[/b]  {row.status.label}", ""]
-    lines.append(f"  {'':<10} {'store':<30} {'back office':<30}")
-    for name in ("id", "name", "brand", "quantity", "price", "cost", "options", "version"):
-        store, backoffice = _value(row.store, name)[:30], _value(row.backoffice, name)[:30]
-        lines.append(f"  {name:<10} {store:<30} {backoffice:<30}")
-    cells = " ".join(
-        f"{code}:[{'$error' if row.cells[code] == 'N' else '$success'}]{row.cells[code]}[/]"
-        for code in CODES
-    )
-    lines += ["", f"  {cells}", "", "[b]Why[/b]"]
-    lines += [f"  • {escape(reason)}" for reason in reasons(row)] or ["  in sync"]
+def detail_renderable(row: Row, pending: list[tuple[str, int, str]]) -> RenderableType:
+    head = Text(inert(row.sku), style="bold")
+    head.append(f"  {row.status.label} · {status_text(row)}")
+    table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("", width=9, no_wrap=True)
+    table.add_column("store", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("back office", ratio=1, no_wrap=True, overflow="ellipsis")
+    for name in FIELDS:
+        table.add_row(name, _value(row.store, name), _value(row.backoffice, name))
+    cells = Text()
+    for code in CODES:
+        cell = row.cells[code]
+        style = CELL_STYLES[CODE_KIND.get(code, "info")] if cell == "N" else ""
+        cells.append(f"{code}:")
+        cells.append(cell, style=style)
+        cells.append(" ")
+    why = Text("Why\n", style="bold")
+    found = reasons(row)
+    for reason in found:
+        why.append(f"  • {inert(reason)}\n")
+    if not found:
+        why.append("  in sync\n")
+    parts: list[RenderableType] = [head, Text(""), table, Text(""), cells, Text(""), why]
     if pending:
-        lines += ["", "[b]Pending orders[/b]"]
-        lines += [f"  order {o}: {q} ({s})" for o, q, s in pending]
-    return "\n".join(lines)
+        orders = Text("Pending orders\n", style="bold")
+        for order, quantity, state in pending:
+            orders.append(f"  order {inert(order)}: {quantity} ({inert(state)})\n")
+        parts.append(orders)
+    return Group(*parts)
 
 
 class RowDetailScreen(ModalScreen[None]):
@@ -52,4 +76,5 @@ class RowDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(detail_text(self.row, self.pending))
+            yield Static(detail_renderable(self.row, self.pending))
+        yield Footer()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Footer, Label
 
 from tui_sync import journal
 from tui_sync.cache import Cache
+from tui_sync.text import inert
 
 RUNS_SHOWN = 200
 
@@ -27,19 +29,21 @@ class RunLogScreen(ModalScreen[None]):
             yield Label("[b]Run log[/b]  (Esc closes)")
             yield DataTable(id="runs", cursor_type="row")
             yield DataTable(id="changes", cursor_type="row")
+        yield Footer()
 
     def on_mount(self) -> None:
         runs = self.query_one("#runs", DataTable)
         runs.add_columns("run", "kind", "started", "state", "to", "fields", "done", "other")
         for run in self.runs:
             other = len(run.changes) - run.count("done")
+            # DataTable parses a str cell as markup: every cell goes in as plain Text.
             runs.add_row(
-                run.run_id,
-                run.kind,
-                run.started.replace("T", " ").rstrip("Z"),
-                run.state,
-                run.target or "-",
-                run.fields,
+                _plain(run.run_id),
+                _plain(run.kind),
+                _plain(run.started.replace("T", " ").rstrip("Z")),
+                _plain(run.state),
+                _plain(run.target or "-"),
+                _plain(run.fields),
                 run.count("done"),
                 other,
                 key=run.run_id,
@@ -60,11 +64,17 @@ class RunLogScreen(ModalScreen[None]):
             return
         for e in run.changes:
             table.add_row(
-                e.sku,
-                e.side,
-                e.field or "-",
-                e.before or "",
-                e.after or "",
-                e.result,
-                e.reason or "",
+                _plain(e.sku),
+                _plain(e.side),
+                _plain(e.field or "-"),
+                _plain(e.before or ""),
+                _plain(e.after or ""),
+                _plain(e.result),
+                _plain(e.reason or ""),
             )
+
+
+def _plain(value: str, cap: int = 60) -> Text:
+    """A cell of remote text: inert, never markup, and short enough for a table column."""
+    shown = inert(value[: cap * 2])
+    return Text(shown if len(shown) <= cap else shown[: cap - 1] + "…")

@@ -1,18 +1,34 @@
-"""The sync dialog: pick the side to update and the fields, review the plan, confirm."""
+"""The sync dialog: pick the rows, the side to update and the fields, review the plan, confirm.
+
+The rows are named, never guessed: the visible selection (in this view and filter), every
+selected row, or the cursor row, and the plan says which view and filter it came from. Review
+starts on Back, and writing takes a deliberate key in a last prompt (confirm_apply.py).
+"""
 
 from __future__ import annotations
 
-from rich.markup import escape
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Label, RadioSet, Static
 
 from tui_sync.config import PairConfig
 from tui_sync.model import Capabilities, Field, Plan, Row, Side, other_side, side_label
 from tui_sync.sync import plan
+from tui_sync.text import inert
+from tui_sync.tui.columns import fit_middle
+from tui_sync.tui.radio import ChoiceSet, TextRadioButton
+from tui_sync.tui.screens.confirm_apply import ConfirmApply
 
 # The choices offered for fields, as sellers name them.
 FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
@@ -22,106 +38,174 @@ FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("Cost", ("cost",)),
 )
 PLAN_LINES_SHOWN = 400
+PLAN_SKU_CAP = 32  # longer SKUs are shortened in the middle, both ends stay readable
 
 
-def plan_text(the_plan: Plan) -> str:
-    """The plan in words: what changes from what to what, and what is refused and why."""
-    lines = [
-        f"[b]{len(the_plan.changes):,}[/b] change(s) to the {side_label(the_plan.target)}, "
-        f"[b]{len(the_plan.refusals):,}[/b] refused, {the_plan.unchanged:,} already equal"
-    ]
-    for change in the_plan.changes[:PLAN_LINES_SHOWN]:
-        lines.append(
-            f"  {escape(change.sku):<22} {change.field:<8} {change.before} → [b]{change.after}[/b]"
-        )
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One way to say which rows a sync acts on."""
+
+    key: str  # "visible", "all" or "cursor"
+    label: str  # as offered in the dialog, with its row count
+    positions: Sequence[int]
+
+
+def _sku_width(skus: Sequence[str]) -> int:
+    return max(3, min(PLAN_SKU_CAP, max((len(inert(s)) for s in skus), default=3)))
+
+
+def _table() -> Table:
+    return Table(box=None, show_header=False, pad_edge=False, expand=True, padding=(0, 1, 0, 0))
+
+
+def plan_renderable(the_plan: Plan, origin: str) -> RenderableType:
+    """The plan in words: what changes from what to what, and what is refused and why.
+    Every SKU and reason is remote text: rich `Text`, made inert, never markup."""
+    head = Text()
+    head.append(f"{len(the_plan.changes):,}", style="bold")
+    head.append(f" change(s) to the {side_label(the_plan.target)}, ")
+    head.append(f"{len(the_plan.refusals):,}", style="bold")
+    head.append(f" refused, {the_plan.unchanged:,} already equal\n{origin}")
+    parts: list[RenderableType] = [head]
+    changes = the_plan.changes[:PLAN_LINES_SHOWN]
+    refusals = the_plan.refusals[:PLAN_LINES_SHOWN]
+    width = _sku_width([c.sku for c in changes] + [r.sku for r in refusals])
+    if changes:
+        table = _table()
+        table.add_column(width=width, no_wrap=True)
+        table.add_column(width=8, no_wrap=True)
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        for change in changes:
+            values = Text(f"{inert(str(change.before))} → ")
+            values.append(inert(str(change.after)), style="bold")
+            table.add_row(Text(fit_middle(change.sku, width)), Text(change.field), values)
+        parts.append(table)
     if len(the_plan.changes) > PLAN_LINES_SHOWN:
-        lines.append(f"  … and {len(the_plan.changes) - PLAN_LINES_SHOWN:,} more changes")
-    if the_plan.refusals:
-        lines.append("[b]Refused[/b]")
-    for refusal in the_plan.refusals[:PLAN_LINES_SHOWN]:
-        what = refusal.field or "row"
-        lines.append(f"  [$warning]{escape(refusal.sku):<22} {what:<8} {escape(refusal.reason)}[/]")
+        parts.append(Text(f"… and {len(the_plan.changes) - PLAN_LINES_SHOWN:,} more changes"))
+    if refusals:
+        parts.append(Text("Refused", style="bold"))
+        table = _table()
+        table.add_column(width=width, no_wrap=True)
+        table.add_column(width=8, no_wrap=True)
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        for refusal in refusals:
+            table.add_row(
+                Text(fit_middle(refusal.sku, width)),
+                Text(refusal.field or "row"),
+                Text(inert(refusal.reason)),
+            )
+        parts.append(table)
     if len(the_plan.refusals) > PLAN_LINES_SHOWN:
-        lines.append(f"  … and {len(the_plan.refusals) - PLAN_LINES_SHOWN:,} more refusals")
-    return "\n".join(lines)
+        parts.append(Text(f"… and {len(the_plan.refusals) - PLAN_LINES_SHOWN:,} more refusals"))
+    return Group(*parts)
+
+
+def plan_text(the_plan: Plan, origin: str = "") -> str:
+    """The plan as plain text (what the user reads), for tests and logs."""
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(plan_renderable(the_plan, origin))
+    return capture.get()
 
 
 class SyncDialog(ModalScreen[Plan | None]):
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "cancel", "Cancel"),
-        Binding("p", "show_plan", "Plan", show=False),
-        Binding("b", "back", "Back", show=False),
+        Binding("p", "show_plan", "Show plan"),
+        Binding("b", "back", "Back"),
+        Binding("a", "apply", "Apply…"),
     ]
 
     def __init__(
-        self, pair: PairConfig, rows: list[Row], capabilities: dict[Side, Capabilities]
+        self,
+        pair: PairConfig,
+        scopes: Sequence[Scope],
+        load: Callable[[Sequence[int]], list[Row]],
+        capabilities: dict[Side, Capabilities],
+        origin: str,
+        fields: tuple[Field, ...] | None = None,
+        default_scope: str | None = None,
     ) -> None:
         super().__init__()
         self.pair = pair
-        self.rows = rows
+        self.scopes = list(scopes)
+        self.load = load
         self.capabilities = capabilities
+        self.origin = origin
+        self.default_fields = fields if fields is not None else tuple(pair.fields)
+        self.default_scope = default_scope or (self.scopes[0].key if self.scopes else "")
         self.plan: Plan | None = None
+        self.plan_origin = ""
 
     def compose(self) -> ComposeResult:
         default_target = other_side(self.pair.master)
-        policy = tuple(self.pair.fields)
+        choices = [f for _, f in FIELD_CHOICES]
+        fields = self.default_fields if self.default_fields in choices else ("quantity",)
         with Vertical(id="dialog"):
-            yield Label(f"[b]Sync {len(self.rows):,} row(s)[/b] of pair {self.pair.name}")
-            yield Label(
-                "[dim]Tab next · ↑↓ Enter choose · p plan · b back · Esc cancel[/]", id="keys"
-            )
+            yield Label(Content(f"Sync pair {inert(self.pair.name)}"), id="dialog-title")
+            yield Label(Content(self.origin), id="origin")
             with Horizontal(id="choices"):
                 with Vertical():
+                    yield Label("Rows (selected)")
+                    with ChoiceSet(id="scope", compact=True):
+                        for scope in self.scopes:
+                            yield TextRadioButton(
+                                Content(scope.label),
+                                value=scope.key == self.default_scope,
+                                name=scope.key,
+                            )
+                with Vertical():
                     yield Label("Update")
-                    with RadioSet(id="target"):
+                    with ChoiceSet(id="target", compact=True):
                         for side in ("store", "backoffice"):
                             label = side_label(side).capitalize()
                             if side == self.pair.master:
                                 label += " (master)"
-                            yield RadioButton(label, value=side == default_target, name=side)
+                            yield TextRadioButton(label, value=side == default_target, name=side)
                 with Vertical():
                     yield Label("Fields")
-                    with RadioSet(id="fields"):
-                        for label, fields in FIELD_CHOICES:
-                            yield RadioButton(
-                                label,
-                                value=fields == policy
-                                or (
-                                    label == "Quantity"
-                                    and policy not in [f for _, f in FIELD_CHOICES]
-                                ),
-                                name=label,
-                            )
+                    with ChoiceSet(id="fields", compact=True):
+                        for label, choice in FIELD_CHOICES:
+                            yield TextRadioButton(label, value=choice == fields, name=label)
             yield Static("", id="warning")
             with VerticalScroll(id="plan"):
                 yield Static("", id="plan-text")
             with Horizontal(id="buttons"):
-                yield Button("Show plan", id="show", variant="primary")
-                yield Button("Apply", id="apply", variant="warning")
-                yield Button("Back", id="back")
+                yield Button("Show plan (p)", id="show", variant="primary")
+                yield Button("Back (b)", id="back")
+                yield Button("Apply… (a)", id="apply", variant="warning")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self._set_mode(review=False)
         self._update_warning()
-        self.query_one("#target", RadioSet).focus()
+        self.query_one("#scope", RadioSet).focus()
+
+    def _pressed_name(self, selector: str) -> str | None:
+        pressed = self.query_one(selector, RadioSet).pressed_button
+        return pressed.name if pressed is not None else None
 
     def _target(self) -> Side:
-        pressed = self.query_one("#target", RadioSet).pressed_button
-        return "backoffice" if pressed is not None and pressed.name == "backoffice" else "store"
+        return "backoffice" if self._pressed_name("#target") == "backoffice" else "store"
 
     def _fields(self) -> tuple[Field, ...]:
-        pressed = self.query_one("#fields", RadioSet).pressed_button
-        chosen = pressed.name if pressed is not None else "Quantity"
-        return dict(FIELD_CHOICES)[chosen or "Quantity"]
+        return dict(FIELD_CHOICES)[self._pressed_name("#fields") or "Quantity"]
+
+    def _scope(self) -> Scope:
+        key = self._pressed_name("#scope")
+        return next((s for s in self.scopes if s.key == key), self.scopes[0])
 
     def _update_warning(self) -> None:
         target = self._target()
         warning = self.query_one("#warning", Static)
         if target == self.pair.master:
             warning.update(
-                f"[$warning]⚠ The {side_label(target)} is the master of this pair: this "
-                f"overwrites it with the {side_label(other_side(target))}'s values.[/]"
+                Content.styled(
+                    f"⚠ The {side_label(target)} is the master of this pair: this "
+                    f"overwrites it with the {side_label(other_side(target))}'s values.",
+                    "$text-warning bold",
+                )
             )
         else:
             warning.update(
@@ -129,7 +213,7 @@ class SyncDialog(ModalScreen[Plan | None]):
                 f"{side_label(other_side(target))}'s values (the master)."
             )
         self.query_one("#apply", Button).label = (
-            "Apply to master" if target == self.pair.master else "Apply"
+            "Apply to master… (a)" if target == self.pair.master else "Apply… (a)"
         )
 
     def _set_mode(self, review: bool) -> None:
@@ -138,31 +222,55 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.query_one("#show").display = not review
         self.query_one("#apply").display = review
         self.query_one("#back").display = review
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer shows the keys of the step that is open, and only those work.
+        reviewing = self.plan is not None
+        if action in ("apply", "back"):
+            return reviewing
+        if action == "show_plan":
+            return not reviewing
+        return True
 
     @on(RadioSet.Changed)
     def _choice_changed(self) -> None:
         self._update_warning()
 
     def action_show_plan(self) -> None:
-        target = self._target()
+        target, scope = self._target(), self._scope()
+        rows = self.load(scope.positions)
         self.plan = plan(
             self.pair,
-            self.rows,
+            rows,
             target,
             self._fields(),
             self.capabilities[target],
             self.capabilities[other_side(target)],
         )
-        self.query_one("#plan-text", Static).update(plan_text(self.plan))
+        self.plan_origin = f"{scope.label} · {self.origin}"
+        self.query_one("#plan-text", Static).update(plan_renderable(self.plan, self.plan_origin))
         self._set_mode(review=True)
-        apply_button = self.query_one("#apply", Button)
-        apply_button.disabled = self.plan.is_empty
-        (apply_button if not self.plan.is_empty else self.query_one("#back", Button)).focus()
+        self.query_one("#apply", Button).disabled = self.plan.is_empty
+        # Focus on Back: a stray Enter (or an auto-repeated one) must never go on to write.
+        self.query_one("#back", Button).focus()
 
     def action_back(self) -> None:
         self.plan = None
         self._set_mode(review=False)
-        self.query_one("#target", RadioSet).focus()
+        self.query_one("#scope", RadioSet).focus()
+
+    def action_apply(self) -> None:
+        the_plan = self.plan
+        if the_plan is None or the_plan.is_empty:
+            return
+        master = the_plan.target == self.pair.master
+
+        def answered(write: bool | None) -> None:
+            if write and self.plan is the_plan:
+                self.dismiss(the_plan)
+
+        self.app.push_screen(ConfirmApply(the_plan, master, self.plan_origin), answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -171,8 +279,8 @@ class SyncDialog(ModalScreen[Plan | None]):
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "show":
             self.action_show_plan()
-        elif event.button.id == "apply" and self.plan is not None:
-            self.dismiss(self.plan)
+        elif event.button.id == "apply":
+            self.action_apply()
         elif event.button.id == "back":
             self.action_back()
         else:
