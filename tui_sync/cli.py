@@ -249,6 +249,8 @@ def _sandbox_report(data_dir: Path, made: bool) -> None:
     what = "generated" if made else "kept the existing"
     created = inert(str(meta.get("created", "?")))
     print(f"sandbox: {what} {size:,}-SKU catalog at {inert(str(path))} (created {created})")
+    if made:  # the cache still holds what the previous catalog had
+        print("sandbox: run `tui-sync refresh --pair sandbox` to read it into the cache")
 
 
 def _need_terminal() -> None:
