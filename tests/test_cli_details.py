@@ -25,6 +25,16 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One refreshed sandbox for the tests that write nothing (each asserts it)."""
+    home = tmp_path_factory.mktemp("shared")
+    ensure_sandbox(home / "data", size=SIZE)
+    (home / "config.toml").write_text("")
+    assert run(home, "refresh").returncode == 0
+    return home
+
+
 def rows(home: Path, *args: str) -> list[dict[str, object]]:
     out = run(home, "diff", "--pair", "sandbox", "--json", *args)
     assert out.returncode == 0, text(out)
@@ -140,26 +150,26 @@ def test_version() -> None:
     assert out.stdout.split()[1][:1].isdigit()
 
 
-def test_diff_exit_code(home: Path) -> None:
-    assert run(home, "diff", "--exit-code").returncode == 1  # the sandbox has differences
-    assert run(home, "diff").returncode == 0
-    assert run(home, "diff", "--status", "in_sync", "--exit-code").returncode == 0
-    assert run(home, "diff", "--json", "--exit-code").returncode == 1
+def test_diff_exit_code(shared: Path) -> None:
+    assert run(shared, "diff", "--exit-code").returncode == 1  # the sandbox has differences
+    assert run(shared, "diff").returncode == 0
+    assert run(shared, "diff", "--status", "in_sync", "--exit-code").returncode == 0
+    assert run(shared, "diff", "--json", "--exit-code").returncode == 1
 
 
-def test_refusals_alone_do_not_fail_and_nothing_to_write_records_no_run(home: Path) -> None:
-    before = fingerprint(home)
-    out = run(home, *TO_STORE, "--fields", "both", "--status", "base")
+def test_refusals_alone_do_not_fail_and_nothing_to_write_records_no_run(shared: Path) -> None:
+    before = fingerprint(shared)
+    out = run(shared, *TO_STORE, "--fields", "both", "--status", "base")
     assert out.returncode == 0, text(out)
     stdout = out.stdout.decode()
     assert "refused" in stdout and "base product" in stdout
     assert stdout.strip().splitlines()[-1].startswith("nothing to write: 0 already equal, ")
-    equal = run(home, *TO_STORE, "--fields", "price", "--status", "in_sync")
+    equal = run(shared, *TO_STORE, "--fields", "price", "--status", "in_sync")
     assert equal.returncode == 0, text(equal)
     assert b"nothing to write: " in equal.stdout and b" refused" in equal.stdout
     assert b"run r-" not in equal.stdout
-    assert fingerprint(home) == before
-    assert run(home, "log").stdout.strip() == b"no runs yet"
+    assert fingerprint(shared) == before
+    assert run(shared, "log").stdout.strip() == b"no runs yet"
 
 
 def test_a_sync_with_refusals_and_writes_exits_0(home: Path) -> None:
@@ -169,13 +179,13 @@ def test_a_sync_with_refusals_and_writes_exits_0(home: Path) -> None:
     assert out.stdout.decode().strip().splitlines()[-1].startswith("run r-")
 
 
-def test_dry_run_to_the_master_says_the_real_run_needs_yes(home: Path) -> None:
-    sku = price_skus(home, 1)[0]
+def test_dry_run_to_the_master_says_the_real_run_needs_yes(shared: Path) -> None:
+    sku = price_skus(shared, 1)[0]
     args = ("sync", "--to", "backoffice", "--fields", "price", "--sku", sku)
-    out = run(home, *args, "--dry-run")
+    out = run(shared, *args, "--dry-run")
     assert out.returncode == 0, text(out)
     assert b"will need --yes" in out.stdout
-    assert b"will need --yes" not in run(home, *args, "--dry-run", "--yes").stdout
+    assert b"will need --yes" not in run(shared, *args, "--dry-run", "--yes").stdout
 
 
 def test_undo_dry_run_prints_the_reverse_plan_and_writes_nothing(home: Path) -> None:
