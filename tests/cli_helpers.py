@@ -14,7 +14,11 @@ SCRIPT = str(Path(sys.executable).parent / "tui-sync")
 
 
 def run(
-    home: Path, *args: str, config: bool = True, timeout: float = 120
+    home: Path,
+    *args: str,
+    config: bool = True,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """The command's exact bytes: what reaches the terminal, before any decoding."""
     config_path = home / "config.toml"
@@ -26,6 +30,7 @@ def run(
         capture_output=True,
         stdin=subprocess.DEVNULL,
         timeout=timeout,
+        env=env,
     )
 
 
@@ -44,7 +49,7 @@ def fingerprint(home: Path) -> tuple[str, str]:
     remote = hashlib.sha256(state_path(home / "data").read_bytes()).hexdigest()
     cache = home / "data" / "cache.db"
     if not cache.exists():
-        return remote, ""
+        return remote, repr(([], []))  # no cache yet: no runs
     conn = sqlite3.connect(cache)
     try:
         runs = conn.execute("SELECT * FROM runs ORDER BY run_id").fetchall()

@@ -10,6 +10,7 @@ intact; runs and journal rows are only ever appended or settled, never deleted.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -308,11 +309,11 @@ _DIFFERS = " OR ".join(
 class Cache:
     """One connection to the cache file. Open one per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 30) -> None:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise CacheError(f"cannot open cache {path}: {exc}") from exc
         self.conn = conn
@@ -321,6 +322,22 @@ class Cache:
             self._prepare()
         except sqlite3.DatabaseError as exc:
             conn.close()
+            # Only a file SQLite cannot read is corrupt: a busy or read-only cache is healthy,
+            # and "move it aside" would throw away a good audit log.
+            text = str(exc).lower()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+                raise CacheError(
+                    f"cache {path} is locked by another tui-sync process; try again when it is done"
+                ) from exc
+            if isinstance(exc, sqlite3.OperationalError) and (
+                "readonly" in text or "read-only" in text or "unable to open" in text
+            ):
+                where = (
+                    f"data dir {path.parent} is read-only"
+                    if not os.access(path.parent, os.W_OK)
+                    else f"cache {path} (or its data dir) is read-only"
+                )
+                raise CacheError(f"{where}; tui-sync needs to write its cache there") from exc
             raise CacheError(
                 f"cache {path} is corrupt or not a tui-sync cache ({exc}); "
                 "move it aside and run `tui-sync refresh`"

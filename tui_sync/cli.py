@@ -30,7 +30,7 @@ from tui_sync.config import (
 )
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
-from tui_sync.model import Item, Plan, Row, Side, Status, side_label
+from tui_sync.model import SIDES, Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import remote
@@ -225,11 +225,9 @@ def _run(args: argparse.Namespace) -> int:
             config.pair(args.pair)
         return _log(data_dir, args)
     pair = config.pair(getattr(args, "pair", None))
-    if "sandbox" in (pair.store.kind, pair.backoffice.kind):
-        # A first use generates the catalog: with progress here, not silently inside a connector.
-        ensure_sandbox(data_dir, progress=_generate_progress)
     if command == "open":
         return _open_tui(data_dir, pair, args.config)
+    ensure_sandbox_for(data_dir, pair)
     if command == "refresh":
         _refresh(data_dir, pair, full=args.full, wait=args.wait)
         return EXIT_OK
@@ -238,6 +236,13 @@ def _run(args: argparse.Namespace) -> int:
     if command == "sync":
         return _sync(data_dir, pair, args)
     raise UsageError(f"unknown command {command!r}")
+
+
+def ensure_sandbox_for(data_dir: Path, pair: PairConfig) -> None:
+    """A first use of the sandbox generates its catalog: with progress on stderr here, not
+    silently inside a connector."""
+    if "sandbox" in (pair.store.kind, pair.backoffice.kind):
+        ensure_sandbox(data_dir, progress=_generate_progress)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -266,6 +271,8 @@ def _sandbox_report(data_dir: Path, made: bool) -> None:
     what = "generated" if made else "kept the existing"
     created = inert(str(meta.get("created", "?")))
     print(f"sandbox: {what} {size:,}-SKU catalog at {inert(str(path))} (created {created})")
+    if made:  # the cache still holds what the previous catalog had
+        print("sandbox: run `tui-sync refresh --pair sandbox` to read it into the cache")
 
 
 def _need_terminal() -> None:
@@ -278,20 +285,27 @@ def _need_terminal() -> None:
 
 
 def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None) -> int:
-    from tui_sync.connectors import check_pair
+    from tui_sync.connectors import capabilities, check_pair
 
-    # A connector that cannot be opened, or a bad cache, is one line here, before the console
-    # starts, not a traceback from inside it.
-    check_pair(data_dir, pair)
-    Cache.open(data_dir).close()
+    # A connector that cannot be opened is one line here, before the console starts, not a
+    # traceback from inside it. The sandbox's are opened after the terminal check: a first use
+    # generates its catalog, which is not worth doing for a console that cannot start.
+    for side in SIDES:
+        connection = pair.store if side == "store" else pair.backoffice
+        if connection.kind != "sandbox":
+            capabilities(connection, side)  # an unknown or unavailable kind says so here
     _need_terminal()
+    ensure_sandbox_for(data_dir, pair)
+    check_pair(data_dir, pair)
+    Cache.open(data_dir).close()  # a bad cache too
     from tui_sync.tui.app import TuiSyncApp  # textual only loads for the console itself
 
     app = TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path)
     app.run()
     if app.return_code:  # Textual has shown the error; the exit code must say it too
         print(
-            f"tui-sync: the console stopped on an error (code {app.return_code})", file=sys.stderr
+            f"tui-sync: the console stopped on an error (exit code {app.return_code})",
+            file=sys.stderr,
         )
         return EXIT_FAILED
     return EXIT_OK
