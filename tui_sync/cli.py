@@ -246,18 +246,14 @@ def ensure_sandbox_for(data_dir: Path, pair: PairConfig) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    """A config path the user named (--config, TUI_SYNC_CONFIG) must exist; only the default
-    one may be missing (then only the sandbox pair exists)."""
-    if args.config is not None:
-        named = "--config"
-    elif os.environ.get("TUI_SYNC_CONFIG"):
-        named = "TUI_SYNC_CONFIG"
-    else:
+    """A `--config` path must exist: a typo there must not quietly mean "no pairs". The
+    default path, or TUI_SYNC_CONFIG (set once in a profile, often before the file is
+    written), may be missing: then only the sandbox pair exists."""
+    if args.config is None:
         return load_config(default_config_path())
-    path = args.config or default_config_path()
-    if not path.exists():
-        raise UsageError(f"{named} {path}: no such config file")
-    return load_config(path, required=True)
+    if not args.config.exists():
+        raise UsageError(f"--config {args.config}: no such config file")
+    return load_config(args.config, required=True)
 
 
 def _generate_progress(done: int, total: int) -> None:
