@@ -263,3 +263,29 @@ async def test_help_names_every_key_the_master_and_how_to_close_statuses(
     for label in ("Duplicate SKU", "In Orders", "Out of sync", "Store only"):
         assert f"  {label}" in shown
     assert shown.count("close:") == 7
+
+
+async def test_selection_follows_its_rows_across_a_refresh_that_renumbers(
+    data_dir: Path,
+) -> None:
+    from tui_sync.sandbox import remote
+    from tui_sync.sandbox.state import state_path
+
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "down", "down", "space", "space", "space")
+        rows = list(iter_rows(app.cache, "sandbox"))
+        chosen = {rows[pos].key for pos in app.grid.selected_positions()}
+        assert len(chosen) == 3
+        # A row above them vanishes on both sides: every row below it moves up one place.
+        first = rows[1]
+        assert first.store is not None and first.backoffice is not None
+        remote.delete_item(state_path(data_dir), "store", first.store.id)
+        remote.delete_item(state_path(data_dir), "backoffice", first.backoffice.id)
+        await pilot.press("r")
+        await settle(app, pilot)
+        after = list(iter_rows(app.cache, "sandbox"))
+        assert len(after) == len(rows) - 1
+        assert {after[pos].key for pos in app.grid.selected_positions()} == chosen
+        assert text(app, "#selected").startswith("3 selected")

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         "pending_lines": summary.pending_lines,
                         "rows": summary.rows,
                         "full": summary.full,
+                        "rescored_only": summary.rescored_only,
                         "recovered": summary.recovered.total,
                     }
                 }

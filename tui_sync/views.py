@@ -11,6 +11,7 @@ import sqlite3
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tui_sync.cache import ITEM_WIDTH, Cache, item_from_row, item_select
 from tui_sync.model import CODES, Cell, Row, Status
@@ -171,6 +172,45 @@ def rows_at(cache: Cache, pair: str, positions: Sequence[int]) -> list[Row]:
             row = _row(rec)
             by_pos[row.pos] = row
     return [by_pos[p] for p in positions if p in by_pos]
+
+
+def stream_rows(data_dir: Path, pair: str, positions: Sequence[int]) -> Iterator[Row]:
+    """Rows at these positions, a page at a time, on a connection of the caller's thread: a
+    plan over a select-all of 1M rows never holds them all."""
+    with Cache.open(data_dir) as cache:
+        for start in range(0, len(positions), 1000):
+            yield from rows_at(cache, pair, positions[start : start + 1000])
+
+
+def keys_at(data_dir: Path, pair: str, positions: Sequence[int]) -> list[str]:
+    """The identity (key) of the rows at these positions, on the caller's thread."""
+    keys: list[str] = []
+    with Cache.open(data_dir) as cache:
+        for start in range(0, len(positions), 500):
+            part = ", ".join(str(int(p)) for p in positions[start : start + 500])
+            keys.extend(
+                str(k)
+                for (k,) in cache.conn.execute(
+                    f"SELECT key FROM rows WHERE pair = ? AND pos IN ({part})", (pair,)
+                )
+            )
+    return keys
+
+
+def positions_of(data_dir: Path, pair: str, keys: Sequence[str]) -> list[int]:
+    """Where rows of these keys are now (a key that is gone has no position)."""
+    found: list[int] = []
+    with Cache.open(data_dir) as cache:
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ", ".join("?" * len(part))
+            found.extend(
+                int(p)
+                for (p,) in cache.conn.execute(
+                    f"SELECT pos FROM rows WHERE pair = ? AND key IN ({marks})", (pair, *part)
+                )
+            )
+    return sorted(found)
 
 
 def iter_rows(

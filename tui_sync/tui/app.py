@@ -42,7 +42,7 @@ from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
 from tui_sync.tui.selected_rows import SELECTED_VIEW, SelectedRows
 from tui_sync.tui.view_bar import ViewBar
-from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, rows_at, view_counts
+from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, stream_rows, view_counts
 
 # The sync dialog's fields follow the view it was opened from.
 VIEW_FIELDS: dict[str, tuple[Field, ...]] = {"quantity": ("quantity",), "price": ("price",)}
@@ -317,7 +317,8 @@ class TuiSyncApp(App[None]):
 
     @work(exclusive=True, group="refresh", exit_on_error=False)
     async def _refresh_worker(self) -> None:
-        await workers.run_refresh(self, self.data_dir, self.config_path, self.pair)
+        selected = self.grid.selected_positions()
+        await workers.run_refresh(self, self.data_dir, self.config_path, self.pair, selected)
 
     def sync_scopes(self) -> tuple[list[Scope], str]:
         """The row sets a sync may act on, and the one offered first: the visible selection,
@@ -348,7 +349,7 @@ class TuiSyncApp(App[None]):
         dialog = SyncDialog(
             self.pair,
             scopes,
-            partial(rows_at, self.cache, self.pair.name),
+            partial(stream_rows, self.data_dir, self.pair.name),
             self.capabilities,
             self.origin(),
             fields=VIEW_FIELDS.get(self.view.key),
@@ -387,12 +388,17 @@ class TuiSyncApp(App[None]):
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         self._longest_sku_worker()
-        # A refresh renumbers rows, so a selection by position would point at other rows.
-        self.grid.clear_selection()
+        # The selection follows its rows (by key) when the refresh renumbered them.
         self._load_view(keep_cursor=True)
+        gone = ""
+        if message.selection is not None:
+            self.grid.set_selection(message.selection)
+            lost = message.selected_before - len(message.selection)
+            if lost:
+                gone = f"; {lost:,} selected row(s) are gone"
         self._finish(
             f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
-            f"back-office items, {summary.rows:,} rows"
+            f"back-office items, {summary.rows:,} rows{gone}"
         )
         self._update_bars()
 

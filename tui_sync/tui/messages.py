@@ -19,10 +19,21 @@ class Progress(Message):
 
 
 class RefreshDone(Message):
-    def __init__(self, summary: RefreshSummary, counts: dict[str, int]) -> None:
+    """A refresh finished. `selection` is where the selected rows are now (None: where they
+    were; the refresh did not renumber rows); `selected_before` how many were selected."""
+
+    def __init__(
+        self,
+        summary: RefreshSummary,
+        counts: dict[str, int],
+        selection: list[int] | None = None,
+        selected_before: int = 0,
+    ) -> None:
         super().__init__()
         self.summary = summary
         self.counts = counts
+        self.selection = selection
+        self.selected_before = selected_before
 
 
 class SyncDone(Message):

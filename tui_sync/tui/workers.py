@@ -24,7 +24,7 @@ from tui_sync.config import PairConfig
 from tui_sync.model import Plan
 from tui_sync.refresh import RefreshSummary
 from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
-from tui_sync.views import view_counts
+from tui_sync.views import keys_at, positions_of, view_counts
 
 # How long a stopped child may take to end before it is killed (a sync finishing its batch).
 STOP_GRACE_S = 5.0
@@ -100,9 +100,16 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 async def run_refresh(
-    target: MessagePump, data_dir: Path, config: Path | None, pair: PairConfig
+    target: MessagePump,
+    data_dir: Path,
+    config: Path | None,
+    pair: PairConfig,
+    selected: list[int] | None = None,
 ) -> None:
+    """Refresh; the selection (positions) is carried across by row identity: a refresh that
+    re-pairs renumbers rows, one that only rescored them keeps every position."""
     try:
+        keys = await asyncio.to_thread(keys_at, data_dir, pair.name, selected) if selected else []
         done = await _run_child(target, data_dir, config, pair.name, "refresh")
         summary = RefreshSummary(
             int(str(done["store_items"])),
@@ -110,9 +117,13 @@ async def run_refresh(
             int(str(done["pending_lines"])),
             int(str(done["rows"])),
             bool(done.get("full", True)),
+            rescored_only=bool(done.get("rescored_only", False)),
         )
+        selection: list[int] | None = None
+        if keys and not summary.rescored_only:
+            selection = await asyncio.to_thread(positions_of, data_dir, pair.name, keys)
         counts = await asyncio.to_thread(_counts, data_dir, pair.name)
-        target.post_message(RefreshDone(summary, counts))
+        target.post_message(RefreshDone(summary, counts, selection, len(keys)))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure reaches the user as one line, nothing is lost

@@ -8,13 +8,13 @@ starts on Back, and writing takes a deliberate key in a last prompt (confirm_app
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -120,7 +120,7 @@ class SyncDialog(ModalScreen[Plan | None]):
         self,
         pair: PairConfig,
         scopes: Sequence[Scope],
-        load: Callable[[Sequence[int]], list[Row]],
+        load: Callable[[Sequence[int]], Iterable[Row]],
         capabilities: dict[Side, Capabilities],
         origin: str,
         fields: tuple[Field, ...] | None = None,
@@ -136,6 +136,8 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.default_scope = default_scope or (self.scopes[0].key if self.scopes else "")
         self.plan: Plan | None = None
         self.plan_origin = ""
+        self.reviewing = False
+        self._planning = 0  # which plan request is current: an older answer is dropped
 
     def compose(self) -> ComposeResult:
         default_target = other_side(self.pair.master)
@@ -217,6 +219,7 @@ class SyncDialog(ModalScreen[Plan | None]):
         )
 
     def _set_mode(self, review: bool) -> None:
+        self.reviewing = review
         self.query_one("#choices").display = not review
         self.query_one("#plan").display = review
         self.query_one("#show").display = not review
@@ -226,8 +229,10 @@ class SyncDialog(ModalScreen[Plan | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The footer shows the keys of the step that is open, and only those work.
-        reviewing = self.plan is not None
-        if action in ("apply", "back"):
+        reviewing = self.reviewing
+        if action == "apply":
+            return self.plan is not None
+        if action == "back":
             return reviewing
         if action == "show_plan":
             return not reviewing
@@ -238,20 +243,39 @@ class SyncDialog(ModalScreen[Plan | None]):
         self._update_warning()
 
     def action_show_plan(self) -> None:
-        target, scope = self._target(), self._scope()
-        rows = self.load(scope.positions)
-        self.plan = plan(
+        # Planning reads every chosen row (all 123k of a select-all): in a thread, never on the
+        # UI's; `load` opens its own cache connection there and streams the rows.
+        target, scope, fields = self._target(), self._scope(), self._fields()
+        planning = Text(f"Planning {len(scope.positions):,} row(s)…")
+        self.query_one("#plan-text", Static).update(planning)
+        self._set_mode(review=True)
+        self.query_one("#apply", Button).disabled = True
+        self.query_one("#back", Button).focus()
+        self.plan = None
+        self._planning += 1
+        self._plan_worker(target, scope, fields, self._planning)
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def _plan_worker(
+        self, target: Side, scope: Scope, fields: tuple[Field, ...], token: int
+    ) -> None:
+        the_plan = plan(
             self.pair,
-            rows,
+            self.load(scope.positions),
             target,
-            self._fields(),
+            fields,
             self.capabilities[target],
             self.capabilities[other_side(target)],
         )
+        self.app.call_from_thread(self._planned, the_plan, scope, token)
+
+    def _planned(self, the_plan: Plan, scope: Scope, token: int) -> None:
+        if token != self._planning or not self.reviewing:
+            return  # the user went back (or planned again) meanwhile: this plan is stale
+        self.plan = the_plan
         self.plan_origin = f"{scope.label} · {self.origin}"
-        self.query_one("#plan-text", Static).update(plan_renderable(self.plan, self.plan_origin))
-        self._set_mode(review=True)
-        self.query_one("#apply", Button).disabled = self.plan.is_empty
+        self.query_one("#plan-text", Static).update(plan_renderable(the_plan, self.plan_origin))
+        self.query_one("#apply", Button).disabled = the_plan.is_empty
         # Focus on Back: a stray Enter (or an auto-repeated one) must never go on to write.
         self.query_one("#back", Button).focus()
 
