@@ -590,7 +590,10 @@ def _splice(record: str, cells: list[str], index: int, delimiter: str) -> str:
     spans = _spans(record, delimiter)
     if index < len(spans):
         start, stop = spans[index]
-        new = record[:start] + cells[index] + record[stop:]
+        text = cells[index]
+        if record[start : start + 1] == '"':  # a quoted cell stays quoted
+            text = '"' + text.replace('"', '""') + '"'
+        new = record[:start] + text + record[stop:]
     else:
         pad = delimiter * (index - len(spans) + 1)
         new = record[:body_end] + pad + cells[index] + ending
