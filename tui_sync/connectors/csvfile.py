@@ -188,7 +188,6 @@ class _Scan:
     first: dict[str, str] = field(default_factory=dict)  # SKU, stripped -> as first written
     skus: set[str] = field(default_factory=set)
     parents: set[str] = field(default_factory=set)
-    rows: int = 0
     places: int = 2
     fractional: bool = False
 
@@ -200,7 +199,6 @@ class _Scan:
         parent = layout.cell(cells, "parent_sku")
         if parent is not None:
             self.parents.add(parent.strip())
-        self.rows += any(c.strip() for c in cells)
         for name in ("price", "cost"):
             text = layout.cell(cells, name)
             if text is not None and "." in text:
@@ -252,18 +250,15 @@ class _Scan:
     def capabilities(self, layout: _Layout, side: Side, writable: bool) -> Capabilities:
         return Capabilities(
             writable=frozenset(f for f in FIELDS if writable and f in layout.columns),
-            multi_field_write=True,
             batch_size=_WHOLE_FILE,
             negative_quantity=side == "backoffice",
             fractional_quantity=self.fractional,
             money_places=self.places,
-            currency=None,
             has_brand="brand" in layout.columns,
             has_cost="cost" in layout.columns,
             has_options="options" in layout.columns,
             read_batch=_WHOLE_FILE,
             max_in_flight=1,
-            incremental=False,
         )
 
 
@@ -289,7 +284,7 @@ class CsvConnector:
         self.mapping = _mapping(connection)
         self.writable = settings.get("writable") is True
         self.pending = (
-            None if pending_statuses is None else {s.casefold() for s in pending_statuses}
+            None if pending_statuses is None else {s.strip().casefold() for s in pending_statuses}
         )
         # Our own rewrites, by the fingerprints they produced (see the module docstring).
         key = hashlib.sha256(os.path.realpath(self.path).encode()).hexdigest()[:16]
@@ -303,8 +298,8 @@ class CsvConnector:
 
     def _items(self) -> Iterator[Item]:
         try:
+            moved = _stat_key(self.path)  # before hashing: a change while we hash shows too
             version = _fingerprint(self.path)
-            moved = _stat_key(self.path)
         except OSError as error:
             raise _fail(self.label, error) from None
         layout, scan = _scan_file(self.path, self.mapping)
@@ -404,7 +399,7 @@ class CsvConnector:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ConnectorError(f"{self.label}: not UTF-8 text") from None
-        delimiter = _delimiter(text.split("\n", 1)[0])
+        delimiter = _delimiter(io.StringIO(text, newline="").readline())
         try:
             records = list(_records(io.StringIO(text, newline=""), delimiter))
         except csv.Error as error:
