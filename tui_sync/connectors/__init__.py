@@ -1,7 +1,8 @@
 """Connectors by kind. The TUI and CLI never pick one themselves: they ask for a pair's two.
 
-`capabilities` answers from the kind and the config alone, with no file or network opened: the
-console reads it to build the sync dialog and never opens a connector itself.
+`capabilities` answers from the kind and the config, with no network call and no connector
+opened (a csv connection's capabilities are its file's content: one local scan, remembered per
+file state): the console reads it to build the sync dialog and never opens a connector itself.
 """
 
 from __future__ import annotations
