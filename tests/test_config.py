@@ -258,6 +258,11 @@ price_tolerance = 0
             "unknown key connections.c.columns.qty",
         ),
         (
+            '[connections.c]\nkind = "csv"\npath = "a.csv"\n'
+            'columns = { sku = "Code", parent_sku = "Code" }\n',
+            "connections.c.columns.parent_sku: header 'Code' is already connections.c.columns.sku",
+        ),
+        (
             '[connections.c]\nkind = "csv"\npath = "a.csv"\nwritable = "yes"\n',
             "connections.c.writable: expected true or false",
         ),

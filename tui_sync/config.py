@@ -362,7 +362,14 @@ class _Reader:
 
     def columns(self, value: object, where: str) -> dict[str, str]:
         table = self.table(value, where, CSV_COLUMNS)
-        return {key: self.text(header, f"{where}.{key}") for key, header in table.items()}
+        headers = {key: self.text(header, f"{where}.{key}") for key, header in table.items()}
+        seen: dict[str, str] = {}
+        for key, header in headers.items():
+            # Two of our names on one column would write one cell as two fields.
+            other = seen.setdefault(header.strip(), key)
+            if other != key:
+                raise self.fail(f"{where}.{key}", f"header {header!r} is already {where}.{other}")
+        return headers
 
     def choice(self, value: object, where: str, choices: tuple[str, ...]) -> str:
         if not isinstance(value, str) or value not in choices:

@@ -1,7 +1,8 @@
 """Connectors by kind. The TUI and CLI never pick one themselves: they ask for a pair's two.
 
-`capabilities` answers from the kind and the config alone, with no file or network opened: the
-console reads it to build the sync dialog and never opens a connector itself.
+`capabilities` answers from the kind and the config, with no network call and no connector
+opened (a csv connection's capabilities are its file's content: one local scan, remembered per
+file state): the console reads it to build the sync dialog and never opens a connector itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tui_sync.model import Capabilities, Side
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox)"
+        "version of tui-sync (available: sandbox, csv)"
     )
 
 
@@ -27,10 +28,19 @@ def capabilities(connection: Connection, side: Side) -> Capabilities:
         from tui_sync.connectors.sandbox import capabilities_for
 
         return capabilities_for(side)
+    if connection.kind == "csv":
+        from tui_sync.connectors import csvfile
+
+        return csvfile.capabilities_for(connection, side)
     raise _unavailable(connection)
 
 
-def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connector:
+def open_connector(
+    data_dir: Path,
+    connection: Connection,
+    side: Side,
+    pending_statuses: tuple[str, ...] | None = None,
+) -> Connector:
     if connection.kind == "sandbox":
         from tui_sync.connectors.sandbox import SandboxConnector
         from tui_sync.sandbox.state import ensure_sandbox, state_path
@@ -38,6 +48,10 @@ def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connec
         ensure_sandbox(data_dir)
         connector: Connector = SandboxConnector(state_path(data_dir), side)
         return connector
+    if connection.kind == "csv":
+        from tui_sync.connectors.csvfile import CsvConnector
+
+        return CsvConnector(connection, side, data_dir, pending_statuses)
     # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
     raise _unavailable(connection)
 
@@ -45,9 +59,9 @@ def open_connector(data_dir: Path, connection: Connection, side: Side) -> Connec
 @asynccontextmanager
 async def pair_connectors(data_dir: Path, pair: PairConfig) -> AsyncIterator[Connectors]:
     """Both connectors of a pair, closed on the way out whatever happens."""
-    store = open_connector(data_dir, pair.store, "store")
+    store = open_connector(data_dir, pair.store, "store", pair.pending_statuses)
     try:
-        backoffice = open_connector(data_dir, pair.backoffice, "backoffice")
+        backoffice = open_connector(data_dir, pair.backoffice, "backoffice", pair.pending_statuses)
     except BaseException:
         await store.aclose()
         raise
