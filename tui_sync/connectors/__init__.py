@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_sync.config import ConfigError, Connection, PairConfig
 from tui_sync.connectors.base import Connector
 from tui_sync.model import Capabilities, Side
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def _unavailable(connection: Connection) -> ConfigError:
@@ -40,7 +44,10 @@ def open_connector(
     connection: Connection,
     side: Side,
     pending_statuses: tuple[str, ...] | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> Connector:
+    """A connector for one side. HTTP connectors share `client` (one per pair: see
+    `pair_connectors`); opening one makes no network call."""
     if connection.kind == "sandbox":
         from tui_sync.connectors.sandbox import SandboxConnector
         from tui_sync.sandbox.state import ensure_sandbox, state_path
@@ -58,18 +65,23 @@ def open_connector(
 
 @asynccontextmanager
 async def pair_connectors(data_dir: Path, pair: PairConfig) -> AsyncIterator[Connectors]:
-    """Both connectors of a pair, closed on the way out whatever happens."""
-    store = open_connector(data_dir, pair.store, "store", pair.pending_statuses)
-    try:
-        backoffice = open_connector(data_dir, pair.backoffice, "backoffice", pair.pending_statuses)
-    except BaseException:
-        await store.aclose()
-        raise
-    try:
-        yield Connectors(store, backoffice)
-    finally:
-        await store.aclose()
-        await backoffice.aclose()
+    """Both connectors of a pair, on one shared HTTP client, closed on the way out whatever
+    happens."""
+    from tui_sync.connectors.http import new_client
+
+    async with new_client() as client:
+        statuses = pair.pending_statuses
+        store = open_connector(data_dir, pair.store, "store", statuses, client)
+        try:
+            backoffice = open_connector(data_dir, pair.backoffice, "backoffice", statuses, client)
+        except BaseException:
+            await store.aclose()
+            raise
+        try:
+            yield Connectors(store, backoffice)
+        finally:
+            await store.aclose()
+            await backoffice.aclose()
 
 
 def check_pair(data_dir: Path, pair: PairConfig) -> None:
