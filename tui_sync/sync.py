@@ -321,7 +321,6 @@ async def apply_plan(
         sent += len(batch.changes)
         if progress:
             progress(sent, total)
-    await settler.finish()
     await db.call(journal.finish_run, run_id)
     (run,) = await db.call(lambda cache: journal.runs(cache, run_id=run_id))
     return run
@@ -417,13 +416,13 @@ async def read_many(connector: Connector, ids: Sequence[str]) -> dict[str, Item]
 
 
 class _Settler:
-    """Settles changes in the journal and the cache, and rescoring their rows at the end."""
+    """Settles changes in the journal and the cache, rescoring their rows batch by batch."""
 
     def __init__(self, db: CacheThread, pair: PairConfig, run_id: str) -> None:
         self.db = db
         self.pair = pair
         self.run_id = run_id
-        self.keys: set[str] = set()
+        self.policy = policy_for(pair)
 
     async def refuse(self, changes: Sequence[Change], reason: str) -> None:
         def record(cache: Cache) -> None:
@@ -476,20 +475,20 @@ class _Settler:
                     by_id[change.id] = _settled_by_read(change, current.get(change.item_id))
 
         def record(cache: Cache) -> None:
+            keys: set[str] = set()
             with cache.transaction():
                 for change in batch.changes:
                     outcome = by_id.get(change.id, _NO_ANSWER)
                     _record(cache, self.pair.name, self.run_id, change, outcome, versions)
                     if outcome.outcome in ("done", "conflict"):
-                        self.keys.add(change.key)
+                        keys.add(change.key)
+                # Rows are rescored in the transaction that records their items' new values:
+                # a run killed after this batch must not leave rows that disagree with their
+                # items (a later incremental refresh sees no change there and rescores nothing).
+                if keys:
+                    rescore(cache, self.pair.name, self.policy, sorted(keys))
 
         await self.db.call(record)
-
-    async def finish(self) -> None:
-        if self.keys:
-            keys = sorted(self.keys)
-            policy = policy_for(self.pair)
-            await self.db.call(lambda cache: rescore(cache, self.pair.name, policy, keys))
 
 
 _NO_ANSWER = WriteResult(0, "unknown", "no answer for this change")
