@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -310,6 +311,32 @@ def plan_for(cache: Cache, rows: Sequence[Row], fields: tuple[str, ...] = ("quan
         capabilities(SANDBOX_PAIR.store, "store"),
         capabilities(SANDBOX_PAIR.backoffice, "backoffice"),
     )
+
+
+def test_batch_keys_never_repeat_even_when_the_cache_starts_over(home: Home) -> None:
+    """The CLI itself says to move a corrupt cache aside: run ids then start again at -0001,
+    and a batch key the store already saw must not be answered from its record."""
+    rows = q_rows(home, 3)
+    home.ok(*QTY, skus(rows))
+    first = {e.batch for e in journal_entries(home.data)}
+    for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+        if (home.data / name).exists():
+            shutil.move(home.data / name, home.data / f"{name}.aside")
+    home.ok("refresh")
+    fresh = in_sync_with_quantity(home.rows())[:5]
+    import random
+
+    plant_store_quantities(home.state, [store_id(r) for r in fresh], random.Random(5))
+    home.ok("refresh")
+    out = home.run(*QTY, skus(fresh))
+    assert out.returncode == 0, out.stdout + out.stderr
+    entries = journal_entries(home.data)
+    assert {e.result for e in entries} == {"done"}
+    assert not {e.batch for e in entries} & first
+    assert all(
+        remote_value(home.state, "store", store_id(r), "quantity") == wanted(r) for r in fresh
+    )
+    assert len([w for w in applied_to(home, fresh) if w[0] not in first]) == 5
 
 
 class _Journaled(SandboxConnector):

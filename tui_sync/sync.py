@@ -11,6 +11,7 @@ the target back; what cannot be settled stays `unknown` for `recover`, never gue
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -299,6 +300,11 @@ async def apply_plan(
         progress(sent, total)
     versions: dict[str, str] = {}
     stopped: str | None = None
+    # Run ids are only unique within one cache (they start over when a cache is moved aside,
+    # and another machine syncing the same store numbers its own): a batch key must be unique
+    # at the target, or an API that honours idempotency keys answers a new batch from an old
+    # record and applies nothing.
+    nonce = secrets.token_hex(6)
     for number, batch_changes in enumerate(target.batches(changes), 1):
         if stop is not None and stop.is_set():
             stopped = "not sent: the run was stopped before this batch"
@@ -307,7 +313,7 @@ async def apply_plan(
             continue
         # A version a write of this run returned is what the next write of the item carries.
         batch = Batch(
-            f"{run_id}-{number}",
+            f"{run_id}-{nonce}-{number}",
             tuple(replace(c, version=versions.get(c.item_id, c.version)) for c in batch_changes),
         )
         await db.call(journal.journal_changes, run_id, batch.changes, batch.key)
