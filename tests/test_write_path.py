@@ -262,6 +262,20 @@ def test_undo_twice_writes_once(home: Home) -> None:
         assert remote_value(home.state, "store", r.store.id, "quantity") == str(r.store.quantity)
 
 
+def test_undo_of_a_value_already_back_is_already_equal_not_a_conflict(home: Home) -> None:
+    (row,) = q_rows(home, 1)
+    assert row.store is not None
+    home.ok(*QTY, row.sku)
+    run_id = last_run(home)
+    remote.set_value(home.state, "store", row.store.id, "quantity", row.store.quantity)
+    writes = len(remote.applied_writes(home.state))
+    out = home.run("undo", run_id)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (entry,) = journal_entries(home.data, [last_run(home)])
+    assert entry.result == "done" and "already equal" in (entry.reason or ""), entry
+    assert len(remote.applied_writes(home.state)) == writes  # nothing written
+
+
 class _Unreadable(SandboxConnector):
     """A store whose answers are lost and that cannot be read back: writes stay unknown."""
 

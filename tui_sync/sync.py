@@ -526,12 +526,16 @@ def _record(
 ) -> None:
     kind = outcome.outcome
     value = outcome.value
+    reason = outcome.reason
     already = value is not None and change.after is not None and value == change.after
     if kind == "conflict" and already:
-        kind = "done"  # someone (or an earlier, unsettled try) already wrote it
+        # Someone (or an earlier, unsettled try) already wrote it: equal, not a conflict, and
+        # the log must not carry the conflict's wording ("quantity is 5 now, was 12 ...").
+        kind = "done"
+        reason = f"already equal: the {side_label(change.side)} holds {value}"
     if kind == "done":
         confirmed = value if value is not None else change.after
-        journal.settle(cache, run_id, change.id, "done", outcome.reason, confirmed)
+        journal.settle(cache, run_id, change.id, "done", reason, confirmed)
         cache.set_item_value(
             pair, change.side, change.item_id, change.field, confirmed, outcome.version
         )
