@@ -29,6 +29,7 @@ from tests.writekit import (
     in_sync_with_quantity,
     journal_entries,
     plant_store_quantities,
+    ram_dir,
     remote_items,
     run_ids,
     wait_for,
@@ -136,8 +137,12 @@ def _reached(proc: subprocess.Popen[str], home: Home, last: str, nth: int) -> bo
 def test_kill_minus_9_at_random_points_loses_and_doubles_nothing(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
+    with ram_dir(tmp_path) as root:
+        _kill_at_random_points(Home.make(root, SIZE), record_property)
+
+
+def _kill_at_random_points(home: Home, record_property: Callable[[str, object], None]) -> None:
     rng = random.Random(SEED)
-    home = Home.make(tmp_path, SIZE)
     home.ok("refresh")
     remote.set_faults(home.state, latency_ms=LATENCY_MS)
     epoch = Epoch.start(home, rng)

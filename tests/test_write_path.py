@@ -11,7 +11,7 @@ import itertools
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +24,7 @@ from tests.writekit import (
     in_sync_with_quantity,
     journal_entries,
     plant_store_quantities,
+    ram_dir,
     remote_value,
     run_ids,
     write_calls,
@@ -43,10 +44,11 @@ QTY = ("sync", "--to", "store", "--fields", "quantity", "--sku")
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Home:
-    home = Home.make(tmp_path, SIZE)
-    home.ok("refresh")
-    return home
+def home(tmp_path: Path) -> Iterator[Home]:
+    with ram_dir(tmp_path) as root:
+        home = Home.make(root, SIZE)
+        home.ok("refresh")
+        yield home
 
 
 def q_rows(home: Home, n: int) -> list[Row]:

@@ -3,12 +3,16 @@ the sandbox's remote state read straight from their SQLite files, and planted di
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +26,22 @@ from tui_sync.views import iter_rows
 SCRIPT = str(Path(sys.executable).parent / "tui-sync")
 PAIR = "sandbox"
 T = TypeVar("T")
+
+
+@contextmanager
+def ram_dir(fallback: Path) -> Iterator[Path]:
+    """A scratch dir in RAM (/dev/shm) where there is one, else `fallback`. The sandbox commits
+    every write with an fsync, as a server would; on a disk shared by the test workers those
+    fsyncs, not our code, would set the pace of the fault tests."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield fallback
+        return
+    path = Path(tempfile.mkdtemp(prefix="tui-sync-test-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
