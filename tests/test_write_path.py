@@ -400,6 +400,8 @@ async def test_a_connector_sees_its_changes_journaled_before_write(home: Home) -
         db.close()
         await conns.store.aclose()
         await conns.backoffice.aclose()
+    # An assertion failing inside `write` reaches the core as an error ("sent or not, nobody
+    # knows": unknown, settled by a read), so the count is what proves every batch was checked.
     assert store.checked == 120
     by_item = {c.item_id: c for c in the_plan.changes}
     assert all(e.result == "done" for e in run.changes)
