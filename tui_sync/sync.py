@@ -11,6 +11,7 @@ the target back; what cannot be settled stays `unknown` for `recover`, never gue
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -299,6 +300,11 @@ async def apply_plan(
         progress(sent, total)
     versions: dict[str, str] = {}
     stopped: str | None = None
+    # Run ids are only unique within one cache (they start over when a cache is moved aside,
+    # and another machine syncing the same store numbers its own): a batch key must be unique
+    # at the target, or an API that honours idempotency keys answers a new batch from an old
+    # record and applies nothing.
+    nonce = secrets.token_hex(6)
     for number, batch_changes in enumerate(target.batches(changes), 1):
         if stop is not None and stop.is_set():
             stopped = "not sent: the run was stopped before this batch"
@@ -307,7 +313,7 @@ async def apply_plan(
             continue
         # A version a write of this run returned is what the next write of the item carries.
         batch = Batch(
-            f"{run_id}-{number}",
+            f"{run_id}-{nonce}-{number}",
             tuple(replace(c, version=versions.get(c.item_id, c.version)) for c in batch_changes),
         )
         await db.call(journal.journal_changes, run_id, batch.changes, batch.key)
@@ -324,7 +330,6 @@ async def apply_plan(
         sent += len(batch.changes)
         if progress:
             progress(sent, total)
-    await settler.finish()
     await db.call(journal.finish_run, run_id)
     (run,) = await db.call(lambda cache: journal.runs(cache, run_id=run_id))
     return run
@@ -426,13 +431,13 @@ async def read_many(connector: Connector, ids: Sequence[str]) -> dict[str, Item]
 
 
 class _Settler:
-    """Settles changes in the journal and the cache, and rescoring their rows at the end."""
+    """Settles changes in the journal and the cache, rescoring their rows batch by batch."""
 
     def __init__(self, db: CacheThread, pair: PairConfig, run_id: str) -> None:
         self.db = db
         self.pair = pair
         self.run_id = run_id
-        self.keys: set[str] = set()
+        self.policy = policy_for(pair)
 
     async def refuse(self, changes: Sequence[Change], reason: str) -> None:
         def record(cache: Cache) -> None:
@@ -485,20 +490,20 @@ class _Settler:
                     by_id[change.id] = _settled_by_read(change, current.get(change.item_id))
 
         def record(cache: Cache) -> None:
+            keys: set[str] = set()
             with cache.transaction():
                 for change in batch.changes:
                     outcome = by_id.get(change.id, _NO_ANSWER)
                     _record(cache, self.pair.name, self.run_id, change, outcome, versions)
                     if outcome.outcome in ("done", "conflict"):
-                        self.keys.add(change.key)
+                        keys.add(change.key)
+                # Rows are rescored in the transaction that records their items' new values:
+                # a run killed after this batch must not leave rows that disagree with their
+                # items (a later incremental refresh sees no change there and rescores nothing).
+                if keys:
+                    rescore(cache, self.pair.name, self.policy, sorted(keys))
 
         await self.db.call(record)
-
-    async def finish(self) -> None:
-        if self.keys:
-            keys = sorted(self.keys)
-            policy = policy_for(self.pair)
-            await self.db.call(lambda cache: rescore(cache, self.pair.name, policy, keys))
 
 
 _NO_ANSWER = WriteResult(0, "unknown", "no answer for this change")
@@ -530,12 +535,16 @@ def _record(
 ) -> None:
     kind = outcome.outcome
     value = outcome.value
+    reason = outcome.reason
     already = value is not None and change.after is not None and value == change.after
     if kind == "conflict" and already:
-        kind = "done"  # someone (or an earlier, unsettled try) already wrote it
+        # Someone (or an earlier, unsettled try) already wrote it: equal, not a conflict, and
+        # the log must not carry the conflict's wording ("quantity is 5 now, was 12 ...").
+        kind = "done"
+        reason = f"already equal: the {side_label(change.side)} holds {value}"
     if kind == "done":
         confirmed = value if value is not None else change.after
-        journal.settle(cache, run_id, change.id, "done", outcome.reason, confirmed)
+        journal.settle(cache, run_id, change.id, "done", reason, confirmed)
         cache.set_item_value(
             pair, change.side, change.item_id, change.field, confirmed, outcome.version
         )

@@ -274,7 +274,10 @@ class SandboxConnector:
 
     def _change_behind(self, spec: str) -> None:
         where, _, value = spec.partition("=")
-        side, item_id, field = where.rsplit(":", 2)
+        # Store ids hold a colon themselves ("product:variant"): the side is the first part,
+        # the field the last, the id all in between.
+        side, _, rest = where.partition(":")
+        item_id, _, field = rest.rpartition(":")
         if side == self.side:
             self.conn.execute(
                 f"UPDATE items SET {remote.column(field)} = ?, version = version + 1, "
