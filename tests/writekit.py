@@ -54,6 +54,7 @@ class Home:
     def make(cls, root: Path, size: int) -> Home:
         home = cls(root)
         ensure_sandbox(home.data, size=size)
+        (root / "config.toml").write_text("")  # a named --config must exist: only the sandbox
         return home
 
     @property

@@ -36,7 +36,16 @@ from tui_sync.refresh import refresh
 from tui_sync.sandbox import remote
 from tui_sync.sandbox.remote import SandboxStateError
 from tui_sync.sandbox.state import ensure_sandbox, state_path
-from tui_sync.sync import NothingToDo, SyncError, apply, parse_fields, plan, plan_undo
+from tui_sync.sync import (
+    NothingToDo,
+    SyncError,
+    Unsettled,
+    apply,
+    parse_fields,
+    plan,
+    plan_undo,
+    settle_unknown,
+)
 from tui_sync.text import inert
 from tui_sync.views import iter_rows
 
@@ -157,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, EXIT_USAGE)
     except NothingToDo as exc:
         return _fail(exc, EXIT_OK)
-    except (ConnectorError, PairBusy) as exc:
+    except (ConnectorError, PairBusy, Unsettled) as exc:
         return _fail(exc, EXIT_FAILED)
     except sqlite3.OperationalError as exc:  # e.g. another tui-sync holds the cache too long
         return _fail(f"the cache is busy or unusable: {exc}", EXIT_FAILED)
@@ -499,6 +508,11 @@ def _undo(data_dir: Path, config: Config, args: argparse.Namespace) -> int:
         if not found:
             raise SyncError(f"unknown run {inert(run_id)!r} (see `tui-sync log`)")
         pair = config.pair(found[0].pair)
+        unsettled = found[0].count("unknown")
+    if unsettled and not args.dry_run:
+        # What the run's process never settled is read back first; undo plans on the truth.
+        settle_unknown(data_dir, pair, wait=args.wait)
+    with Cache.open(data_dir) as cache:
         the_plan = plan_undo(cache, pair, run_id)
     if not args.dry_run:
         _check_master(pair, the_plan.target, args.yes)

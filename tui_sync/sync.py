@@ -57,6 +57,11 @@ class SyncError(Exception):
     """A sync cannot start (bad field list, unknown run, unsettled writes). One line."""
 
 
+class Unsettled(Exception):
+    """A run still has writes nobody could settle (its target could not be read): undo waits.
+    One line, exit 1 (a failure, not bad usage)."""
+
+
 class NothingToDo(Exception):
     """Not an error: the request needs no write (a run already undone). One line, exit 0."""
 
@@ -588,10 +593,29 @@ class Recovered:
 NOTHING_RECOVERED = Recovered()
 
 
+def _close_dead_runs(cache: Cache, pair: str) -> None:
+    """Runs of this pair still marked running, with no unknown change left: their process
+    died between writes. Holding the pair, none of them can be alive: close them as
+    interrupted now, so no reused pid can ever make one look alive."""
+    with cache.transaction() as conn:
+        dead = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT run_id FROM runs WHERE pair = ? AND state LIKE 'running:%' AND NOT EXISTS "
+                "(SELECT 1 FROM journal AS j WHERE j.run_id = runs.run_id "
+                "AND j.result = 'unknown')",
+                (pair,),
+            )
+        ]
+        for run_id in dead:
+            journal.finish_run(cache, run_id, "interrupted")
+
+
 async def recover(db: CacheThread, pair: PairConfig, conns: Connectors) -> Recovered:
     """Settle every change a dead run left `unknown`, by reading its target: the value written
     means done, the value before means not applied, anything else is a conflict. Call it
     holding the pair (no live run can then have unknown changes)."""
+    await db.call(_close_dead_runs, pair.name)
     pending = await db.call(journal.unknown_changes, pair.name)
     if not pending:
         return NOTHING_RECOVERED
@@ -696,7 +720,7 @@ def plan_undo(cache: Cache, pair: PairConfig, run_id: str) -> Plan:
         raise SyncError(f"run {run_id} wrote nothing to undo")
     unsettled = run.count("unknown")
     if unsettled:
-        raise SyncError(
+        raise Unsettled(
             f"run {run_id} still has {unsettled} unsettled write(s) that could not be read "
             "back; undo waits until a refresh or sync settles them"
         )
