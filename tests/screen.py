@@ -7,6 +7,8 @@ here is one that would reach the user's terminal.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.strip import Strip
 
@@ -14,15 +16,15 @@ from textual.strip import Strip
 RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\x00")
 
 
-def screen_strips(app: App[object]) -> list[Strip]:
+def screen_strips(app: App[Any]) -> list[Strip]:
     return app.screen._compositor.render_strips()
 
 
-def screen_lines(app: App[object]) -> list[str]:
+def screen_lines(app: App[Any]) -> list[str]:
     return [strip.text for strip in screen_strips(app)]
 
 
-def screen_text(app: App[object]) -> str:
+def screen_text(app: App[Any]) -> str:
     return "\n".join(screen_lines(app))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Label, Static
+from textual.widgets import Checkbox, Label, RadioButton, Static
 from textual.widgets._toast import Toast
 
 from tests.conftest import make_app
@@ -163,7 +163,7 @@ async def test_master_target_is_marked_and_warned(data_dir: Path) -> None:
         dialog = app.screen
         assert isinstance(dialog, SyncDialog)
         assert "Back office (master)" in str(
-            dialog.query_one("#target").query("RadioButton")[1].label
+            dialog.query_one("#target").query(RadioButton)[1].label
         )
         assert "⚠" not in str(dialog.query_one("#warning", Static).render())
         await pilot.press("tab", "down", "enter")  # Back office (master)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import one_line, run
-from tui_sync import cache as cache_module
 from tui_sync.cache import Cache, CacheError
 from tui_sync.sandbox.state import ensure_sandbox
 
@@ -50,8 +49,8 @@ def test_a_read_only_cache_is_not_called_corrupt(
     conn = real_connect(data_dir / "cache.db")
     conn.execute("PRAGMA journal_mode = DELETE")  # so the next open must write to go WAL
     conn.close()
-    monkeypatch.setattr(cache_module.sqlite3, "connect", read_only)
-    monkeypatch.setattr(cache_module.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
     with pytest.raises(CacheError) as caught:
         Cache.open(data_dir)
     message = str(caught.value)

@@ -13,6 +13,7 @@ import pytest
 from rich.cells import cell_len  # an independent measure of terminal cells (tests only)
 
 from tests.cli_helpers import run, text
+from tui_sync.model import Side
 from tui_sync.sandbox import remote
 from tui_sync.sandbox.state import ensure_sandbox, state_path
 
@@ -68,7 +69,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     long_row = targets[len(HOSTILE)]
     remote.set_text(path, "store", long_row["store"]["id"], "name", LONG_NAME)
     long_sku = "LONG-" + "X" * 60 + "-END"
-    for side in ("store", "backoffice"):
+    sides: tuple[Side, ...] = ("store", "backoffice")
+    for side in sides:
         remote.set_text(path, side, long_row[side]["id"], "sku", long_sku)
     planted["long"] = long_sku
     out = run(home, "refresh", "--pair", "sandbox")

@@ -536,7 +536,7 @@ def test_fit_middle_keeps_both_ends() -> None:
 
 def test_status_words_say_what_differs() -> None:
     row = make_row(5)  # out of sync
-    cells = dict.fromkeys(CODES, "S")
-    assert status_text(replace(row, cells={**cells, "C": "N"})) == "Cost differs"  # type: ignore[arg-type]
-    assert status_text(replace(row, cells={**cells, "Q": "N", "P": "N"})) == "Stock+price"  # type: ignore[arg-type]
-    assert status_text(replace(make_row(6), cells={**cells, "N": "N"})) == "In sync"  # type: ignore[arg-type]
+    cells: dict[str, Cell] = dict.fromkeys(CODES, "S")
+    assert status_text(replace(row, cells={**cells, "C": "N"})) == "Cost differs"
+    assert status_text(replace(row, cells={**cells, "Q": "N", "P": "N"})) == "Stock+price"
+    assert status_text(replace(make_row(6), cells={**cells, "N": "N"})) == "In sync"

@@ -49,7 +49,7 @@ def make_api(
         answer = queue.pop(0)
         if isinstance(answer, httpx.Response):
             return answer
-        raise answer("boom", request=request)
+        raise answer("boom", request=request)  # type: ignore[call-arg]
 
     async def headers() -> Mapping[str, str]:
         return {"X-Auth-Token": TOKEN}

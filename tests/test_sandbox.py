@@ -82,7 +82,7 @@ def test_every_planted_situation_is_present(tmp_path: Path, size: int) -> None:
     pending: Counter[str] = Counter()
     connector = SandboxConnector(path, "store")
     for line in asyncio.run(connector.read_pending()):
-        pending[sku_key(line.sku, "store", "")] += line.quantity
+        pending[sku_key(line.sku, "store", "")] += int(line.quantity)
     asyncio.run(connector.aclose())
 
     seen: Counter[str] = Counter()

@@ -51,7 +51,7 @@ def plant(data_dir: Path) -> list[str]:
             "AND s.parent_id IS NULL AND s.quantity IS NOT NULL ORDER BY s.sku LIMIT ?",
             (len(HOSTILE),),
         ).fetchall()
-        skus = []
+        skus: list[str] = []
         for (store, backoffice), (key, text) in zip(pairs, HOSTILE.items(), strict=True):
             sku = f"AA{len(skus):02d}{text[:40]}{key}"
             skus.append(sku)
