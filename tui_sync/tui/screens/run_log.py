@@ -33,9 +33,13 @@ class RunLogScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         runs = self.query_one("#runs", DataTable)
-        runs.add_columns("run", "kind", "started", "state", "to", "fields", "done", "other")
+        runs.add_columns(
+            "run", "kind", "started", "state", "to", "fields", "done", "bad", "unknown", "refused"
+        )
         for run in self.runs:
-            other = len(run.changes) - run.count("done")
+            # "bad": conflicts and failures; "unknown": sent, never settled (recovery reads
+            # them back at the next sync, undo or refresh).
+            bad = run.count("conflict") + run.count("failed")
             # DataTable parses a str cell as markup: every cell goes in as plain Text.
             runs.add_row(
                 _plain(run.run_id),
@@ -45,7 +49,9 @@ class RunLogScreen(ModalScreen[None]):
                 _plain(run.target or "-"),
                 _plain(run.fields),
                 run.count("done"),
-                other,
+                bad,
+                run.count("unknown"),
+                run.count("refused"),
                 key=run.run_id,
             )
         self.query_one("#changes", DataTable).add_columns(
@@ -68,7 +74,8 @@ class RunLogScreen(ModalScreen[None]):
                 _plain(e.side),
                 _plain(e.field or "-"),
                 _plain(e.before or ""),
-                _plain(e.after or ""),
+                # What the target confirmed holding, where it said (it may have rounded).
+                _plain((e.written if e.result == "done" else e.after) or ""),
                 _plain(e.result),
                 _plain(e.reason or ""),
             )
