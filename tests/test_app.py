@@ -289,3 +289,49 @@ async def test_selection_follows_its_rows_across_a_refresh_that_renumbers(
         assert len(after) == len(rows) - 1
         assert {after[pos].key for pos in app.grid.selected_positions()} == chosen
         assert text(app, "#selected").startswith("3 selected")
+
+
+async def test_esc_stops_a_sync_between_batches_with_nothing_unknown(data_dir: Path) -> None:
+    import sqlite3
+
+    from tui_sync import journal
+    from tui_sync.sandbox import remote
+    from tui_sync.sandbox.state import state_path
+
+    # 150 store quantities one off: three batches of 50 for the store.
+    conn = sqlite3.connect(state_path(data_dir))
+    ids = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT i.id FROM items AS i WHERE side = 'store' AND is_base = 0 AND quantity >= 0 "
+            "AND sku NOT IN (SELECT sku FROM orders) ORDER BY rowid LIMIT 150"
+        )
+    ]
+    conn.close()
+    for item_id in ids:
+        remote.set_value(state_path(data_dir), "store", item_id, "quantity", 1000)
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4", "a", "s")  # the Quantity view, all of it: quantity is the field
+        assert isinstance(app.screen, SyncDialog)
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # Slow enough that the sync is still running when Esc comes (each call waits 300 ms).
+        remote.set_faults(state_path(data_dir), latency_ms=300)
+        await pilot.press("a", "y")
+        for _ in range(400):  # until the first batch has been written and said so
+            if "Syncing" in text(app, "#status-label") and app.running.process is not None:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("escape")
+        assert "Stopping the sync" in text(app, "#status-label")
+        await settle(app, pilot)
+        (run,) = journal.runs(app.cache, pair="sandbox")
+        stopped = [c for c in run.changes if c.reason and "stopped" in c.reason]
+        assert stopped, "Esc did not stop the run between batches"
+        assert run.count("unknown") == 0
+        assert run.count("done") >= 50  # the batch in flight was finished, not abandoned
+        assert all(c.result == "refused" for c in stopped)
+        assert "written" in text(app, "#status-label")

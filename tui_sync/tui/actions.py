@@ -44,6 +44,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("log", "l", "run_log", "Log", "The run log: every sync and its changes"),
     Action("help", "question_mark", "help", "Help", "Keys, views, codes and statuses", True),
     Action("quit", "q", "quit", "Quit", "Quit tui-sync", True),
+    Action(
+        "stop",
+        "escape",
+        "stop",
+        "Stop",
+        "Stop the running refresh (at once) or sync (after the batch in flight)",
+    ),
     *(
         Action(
             f"view_{view.key}",
@@ -69,4 +76,6 @@ def bindings() -> list[BindingType]:
 
 
 def key_label(action: Action) -> str:
-    return {"slash": "/", "question_mark": "?", "enter": "Enter"}.get(action.key, action.key)
+    return {"slash": "/", "question_mark": "?", "enter": "Enter", "escape": "Esc"}.get(
+        action.key, action.key
+    )

@@ -95,6 +95,7 @@ class TuiSyncApp(App[None]):
         self.pair = pair
         # Handed to the child process that refreshes and syncs (None: the default config).
         self.config_path = config_path
+        self.running = workers.Running()
         self.clock = clock
         self.refresh_on_start = refresh_on_start
         self.cache = Cache.open(data_dir)
@@ -311,6 +312,13 @@ class TuiSyncApp(App[None]):
         self.query_one("#progress").display = False
         self._status(message)
 
+    def action_stop(self) -> None:
+        """Esc: stop the refresh or sync in progress (a sync ends after its batch in flight)."""
+        if self.query_one("#filter", Input).has_focus:
+            return  # Esc there clears the filter (on_key)
+        if self.busy and self.running.stop():
+            self._status(f"Stopping the {self.busy.lower()}…")
+
     def action_refresh(self) -> None:
         if self._start("Refresh"):
             self._refresh_worker()
@@ -318,7 +326,9 @@ class TuiSyncApp(App[None]):
     @work(exclusive=True, group="refresh", exit_on_error=False)
     async def _refresh_worker(self) -> None:
         selected = self.grid.selected_positions()
-        await workers.run_refresh(self, self.data_dir, self.config_path, self.pair, selected)
+        await workers.run_refresh(
+            self, self.data_dir, self.config_path, self.pair, selected, self.running
+        )
 
     def sync_scopes(self) -> tuple[list[Scope], str]:
         """The row sets a sync may act on, and the one offered first: the visible selection,
@@ -365,7 +375,9 @@ class TuiSyncApp(App[None]):
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def _sync_worker(self, plan: Plan) -> None:
-        await workers.run_sync(self, self.data_dir, self.config_path, self.pair, plan, "sync")
+        await workers.run_sync(
+            self, self.data_dir, self.config_path, self.pair, plan, "sync", running=self.running
+        )
 
     def on_progress(self, message: Progress) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -417,6 +429,9 @@ class TuiSyncApp(App[None]):
         self._update_bars()
 
     def on_work_failed(self, message: WorkFailed) -> None:
+        if message.error == "stopped":  # Esc: a refresh swapped nothing in
+            self._finish(f"{message.what} stopped: the cache is as it was")
+            return
         self._finish(f"{message.what} failed: {message.error}")
         self.say(f"{message.what} failed: {message.error}", severity="error", timeout=10)
 

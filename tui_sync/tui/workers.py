@@ -9,6 +9,7 @@ at once, a sync after the batch in flight, with its journal settled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -44,8 +45,30 @@ class ChildFailed(Exception):
     """The child process reported an error (one line) or ended without a result."""
 
 
+class Running:
+    """The child process of the work in progress, so that the console can stop it: SIGTERM
+    ends a refresh at once and a sync after the batch in flight, its journal settled."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self.stopping = False
+
+    def stop(self) -> bool:
+        if self.process is None or self.process.returncode is not None:
+            return False
+        self.stopping = True
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        return True
+
+
 async def _run_child(
-    target: MessagePump, data_dir: Path, config: Path | None, pair: str, *work: str
+    target: MessagePump,
+    data_dir: Path,
+    config: Path | None,
+    pair: str,
+    *work: str,
+    running: Running | None = None,
 ) -> dict[str, object]:
     command = [sys.executable, "-m", "tui_sync.child", "--data-dir", str(data_dir)]
     if config is not None:
@@ -59,6 +82,8 @@ async def _run_child(
         # Its own session: a Ctrl+C meant for the console does not reach it half-way.
         start_new_session=True,
     )
+    if running is not None:
+        running.process, running.stopping = process, False
     result: dict[str, object] | None = None
     error: str | None = None
     try:
@@ -81,11 +106,13 @@ async def _run_child(
     except asyncio.CancelledError:
         await _stop(process)
         raise
+    if result is not None:
+        return result  # a sync stopped between batches still reports its run
+    if running is not None and running.stopping:
+        raise ChildFailed("stopped")
     if error is not None:
         raise ChildFailed(error)
-    if result is None:
-        raise ChildFailed(f"the worker process ended without a result (exit {process.returncode})")
-    return result
+    raise ChildFailed(f"the worker process ended without a result (exit {process.returncode})")
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -105,12 +132,13 @@ async def run_refresh(
     config: Path | None,
     pair: PairConfig,
     selected: list[int] | None = None,
+    running: Running | None = None,
 ) -> None:
     """Refresh; the selection (positions) is carried across by row identity: a refresh that
     re-pairs renumbers rows, one that only rescored them keeps every position."""
     try:
         keys = await asyncio.to_thread(keys_at, data_dir, pair.name, selected) if selected else []
-        done = await _run_child(target, data_dir, config, pair.name, "refresh")
+        done = await _run_child(target, data_dir, config, pair.name, "refresh", running=running)
         summary = RefreshSummary(
             int(str(done["store_items"])),
             int(str(done["backoffice_items"])),
@@ -138,6 +166,7 @@ async def run_sync(
     plan: Plan,
     kind: str,
     undoes: str | None = None,
+    running: Running | None = None,
 ) -> None:
     fd, name = tempfile.mkstemp(prefix="tui-sync-plan-", suffix=".json")
     os.close(fd)
@@ -145,7 +174,7 @@ async def run_sync(
     try:
         plan_io.write(plan, path)
         work = [kind, "--plan", str(path)] + (["--undoes", undoes] if undoes else [])
-        done = await _run_child(target, data_dir, config, pair.name, *work)
+        done = await _run_child(target, data_dir, config, pair.name, *work, running=running)
         run_id = str(done["run_id"])
 
         def read() -> tuple[journal.Run, dict[str, int]]:
