@@ -41,6 +41,16 @@ from tui_sync import money
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.model import Field, Side
 
+# Added after the first release: `open_state` brings an older state file up to date in place.
+_LATER = """
+CREATE TABLE IF NOT EXISTS deleted (side TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER);
+CREATE TABLE IF NOT EXISTS applied (
+    batch_key TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
+    value TEXT, version INTEGER, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applied_by_key ON applied (batch_key);
+CREATE TABLE IF NOT EXISTS faults (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 SCHEMA = (
     """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,26 +65,8 @@ CREATE TABLE orders (
     status TEXT NOT NULL, posted INTEGER NOT NULL DEFAULT 0
 );
 """
-    + """
-CREATE TABLE IF NOT EXISTS deleted (side TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER);
-CREATE TABLE IF NOT EXISTS applied (
-    batch_key TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
-    value TEXT, version INTEGER, at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS applied_by_key ON applied (batch_key);
-CREATE TABLE IF NOT EXISTS faults (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+    + _LATER
 )
-# Added after the first release: `open_state` brings an older state file up to date in place.
-_LATER = """
-CREATE TABLE IF NOT EXISTS deleted (side TEXT NOT NULL, id TEXT NOT NULL, modified INTEGER);
-CREATE TABLE IF NOT EXISTS applied (
-    batch_key TEXT NOT NULL, side TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL,
-    value TEXT, version INTEGER, at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS applied_by_key ON applied (batch_key);
-CREATE TABLE IF NOT EXISTS faults (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 # Built after the bulk load: maintaining them row by row would cost more than one sort at the end.
 INDEXES = """
