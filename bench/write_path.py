@@ -70,23 +70,37 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+# Runs one command and reports on it. A launcher of its own, because on Linux a child's peak RSS
+# (ru_maxrss) starts from that of the process it was forked from: measured from this bench's
+# process, every command would seem at least as big as the bench itself (400 MB at 1M).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+argv, out, err = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+with open(out, "wb") as o, open(err, "wb") as e:
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=o, stderr=e)
+    _, status, use = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+print(json.dumps([wall, use.ru_maxrss / 1024, code, use.ru_utime + use.ru_stime]))
+"""
+
+
 def run_child(
     argv: Sequence[str], data_dir: Path, stdout: Path | None = None
 ) -> tuple[float, float, int, str, float]:
     """Run a process to its end: (wall seconds, its own peak RSS in MB, exit code, stderr,
     CPU seconds it used, user + system: less sensitive than wall time to a busy machine)."""
     err = data_dir / "child.err"
-    with (
-        open(stdout or os.devnull, "wb") as out,
-        open(err, "wb") as errf,
-    ):
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=errf, env=_env(data_dir))
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss / 1024, proc.returncode, err.read_text(errors="replace"), cpu
+    said = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, json.dumps(list(argv)), str(stdout or os.devnull), err],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, rss, code, cpu = json.loads(said.stdout)
+    return float(wall), float(rss), int(code), err.read_text(errors="replace"), float(cpu)
 
 
 def step(name: str, data_dir: Path, *args: str) -> dict[str, Any]:
@@ -323,17 +337,21 @@ def force_full_next(data_dir: Path) -> None:
 
 class Tmux:
     """A detached tmux session driven through one control-mode client (no process per poll:
-    a capture costs about 0.1 ms), with the client's own output notifications turned off."""
+    a capture costs about 0.1 ms), with the client's own output notifications turned off.
 
-    def __init__(self, name: str, command: str, env: dict[str, str]) -> None:
+    On a server of its own (`-L`): a session made on an already running server gets that
+    server's environment, not ours, and the console would open another data dir."""
+
+    def __init__(self, name: str, command: Sequence[str], env: dict[str, str]) -> None:
         self.name = name
+        self.tmux = ["tmux", "-L", name]
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", command],
+            [*self.tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", *command],
             check=True,
             env=env,
         )
         self.ctl = subprocess.Popen(
-            ["tmux", "-C", "attach-session", "-t", name],
+            [*self.tmux, "-C", "attach-session", "-t", name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -431,13 +449,22 @@ def _press_down(tmux: Tmux, timeout: float = 3.0) -> tuple[float | None, str | N
         time.sleep(0.0005)
 
 
-def tmux_keys(data_dir: Path, samples: int = 60, refreshes: int = 6) -> dict[str, Any]:
-    """Cursor-down in `tui-sync demo` in a 120x40 tmux pane: at rest, then during full refreshes
-    started with `r` (the watermarks forgotten first, so each reads both sides in full)."""
+def tmux_keys(data_dir: Path, rows: int, samples: int = 60, refreshes: int = 6) -> dict[str, Any]:
+    """Cursor-down in `tui-sync demo` in a 120x40 tmux pane: at rest, during full refreshes
+    started with `r` (the watermarks forgotten first, so each reads both sides in full), and
+    during full refreshes run by `tui-sync refresh` in another process."""
     if shutil.which("tmux") is None:
         return {"skipped": "tmux is not installed (apt-get install -y tmux)"}
     rng = random.Random(8)
-    tmux = Tmux(f"tui-sync-bench-{os.getpid()}", f"{_tui_sync()} demo", _env(data_dir))
+    env = _env(data_dir)
+    command = [
+        "env",
+        f"TUI_SYNC_HOME={env['TUI_SYNC_HOME']}",
+        f"TUI_SYNC_CONFIG={env['TUI_SYNC_CONFIG']}",
+        _tui_sync(),
+        "demo",
+    ]
+    tmux = Tmux(f"tui-sync-bench-{os.getpid()}", command, env)
     try:
         # The console refreshes on start (incremental here): at rest means after it ended.
         screen = _wait(tmux, lambda s: _status(s).startswith("Refreshed"), 600)
@@ -445,6 +472,8 @@ def tmux_keys(data_dir: Path, samples: int = 60, refreshes: int = 6) -> dict[str
             raise RuntimeError(
                 "the console did not finish its start-up refresh:\n" + _status(screen)
             )
+        if f"All {rows:,}" not in "".join(screen[:3]):  # this bench's catalog, not another
+            raise RuntimeError(f"the console shows another catalog:\n{screen[1]}")
         time.sleep(0.5)
         rest: list[float] = []
         lost = 0
@@ -457,6 +486,7 @@ def tmux_keys(data_dir: Path, samples: int = 60, refreshes: int = 6) -> dict[str
             time.sleep(rng.uniform(0.02, 0.06))
         during: list[float] = []
         refresh_s: list[float] = []
+        ends: list[str] = []  # what the status said after each refresh
         for _ in range(refreshes):
             force_full_next(data_dir)
             tmux.keys("r")
@@ -473,14 +503,43 @@ def tmux_keys(data_dir: Path, samples: int = 60, refreshes: int = 6) -> dict[str
                 time.sleep(rng.uniform(0.02, 0.06))
             screen = _wait(tmux, lambda s: not _refreshing(s), 600)
             refresh_s.append(time.perf_counter() - started)
+            ends.append(_status(screen)[:80])
             time.sleep(0.3)
             if len(during) >= samples:
+                break
+        # The same, while `tui-sync refresh` runs in another process: what the console would
+        # cost if its refresh ran in a child (only the CPU is shared then, not the GIL).
+        beside: list[float] = []
+        beside_s: list[float] = []
+        for _ in range(refreshes):
+            force_full_next(data_dir)
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                [_tui_sync(), "refresh"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_env(data_dir),
+            )
+            time.sleep(0.3)  # past its start-up, into the reads
+            while child.poll() is None and len(beside) < samples:
+                ms, _, _ = _press_down(tmux)
+                if ms is None:
+                    lost += 1
+                elif child.poll() is None:
+                    beside.append(ms)
+                time.sleep(rng.uniform(0.02, 0.06))
+            child.wait()
+            beside_s.append(time.perf_counter() - started)
+            if len(beside) >= samples:
                 break
         return {
             "rest": _stats(rest),
             "during": _stats(during),
+            "beside": _stats(beside),
             "refreshes": len(refresh_s),
             "refresh_s": statistics.median(refresh_s) if refresh_s else None,
+            "ends": ends,
+            "beside_s": statistics.median(beside_s) if beside_s else None,
             "lost": lost,
         }
     finally:
@@ -630,10 +689,11 @@ def run_size(size: int, tmux: bool, log: Callable[[str], None]) -> dict[str, Any
 
         if tmux and size <= TMUX_MAX:
             log(f"{size:,}: cursor-down in tmux")
-            out["tmux"] = tmux_keys(data_dir)
+            out["tmux"] = tmux_keys(data_dir, out["rows"])
             keys = out["tmux"]
             if "skipped" not in keys:
                 out["tmux_ratio"] = keys["during"]["median"] / keys["rest"]["median"]
+                out["tmux_beside_ratio"] = keys["beside"]["median"] / keys["rest"]["median"]
         out["rss"] = rss
         out["rss_max_mb"] = max(rss.values())
     out["load_end"] = os.getloadavg()[0]
@@ -718,6 +778,12 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             "tmux_ratio",
             lambda r: f"{r['tmux_ratio']:.2f}" if "tmux_ratio" in r else "-",
         ),
+        ("tmux down, refresh in other proc", "", keys("beside")),
+        (
+            "  other process / at rest",
+            "",
+            lambda r: f"{r['tmux_beside_ratio']:.2f}" if "tmux_beside_ratio" in r else "-",
+        ),
         (
             "  full refresh in the console",
             "",
@@ -733,7 +799,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     rows.append(
         ("load average (start/end)", "", lambda r: f"{r['load_start']:.2f}/{r['load_end']:.2f}")
     )
-    width = 17
+    width = 19
     head = f"{'SKUs/side':<35}" + "".join(f"{r['size']:>{width},}" for r in results)
     lines = [head + "   target", "-" * (len(head) + 40)]
     for label, key, cell in rows:
@@ -749,7 +815,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             + "   "
             + _verdict(key, results)
         )
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
