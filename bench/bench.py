@@ -1,8 +1,12 @@
 """Benchmarks (not tests): catalog size -> generation, refresh, reconcile, first paint, key
 latency and peak memory, beside Textual's DataTable loading the same 10k rows as the reference.
 
-    python bench/bench.py                 # 10k, 100k and 1M SKUs per side
+    python bench/bench.py                 # 10k and 100k SKUs per side
+    python bench/bench.py --huge          # and 1M (generation ~30 s, refresh ~2 min)
     python bench/bench.py --sizes 10000   # just one size
+    python bench/bench.py --write-path    # issue 8's rows instead (bench/write_path.py):
+                                          # sync, incremental refresh, diff --json, views,
+                                          # RSS per command, cursor-down in tmux
 
 Each size runs in a fresh process so that its peak RSS is its own. Key latencies are measured
 through Textual's Pilot (key press -> handled -> screen refreshed) in a headless app of 120x40.
@@ -177,7 +181,12 @@ def _ms(pair: object) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--huge", action="store_true", help="add 1,000,000 SKUs per side")
+    parser.add_argument(
+        "--write-path", action="store_true", help="issue 8's write-path rows (write_path.py)"
+    )
+    parser.add_argument("--no-tmux", action="store_true", help="--write-path without tmux")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--datatable", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,7 +196,18 @@ def main() -> None:
     if args.datatable:
         print(json.dumps(run_datatable(args.datatable)))
         return
+    if args.write_path:
+        import write_path  # bench/ is on sys.path when this file runs as a script
+
+        write_path.main(
+            ["--sizes", args.sizes]
+            + (["--huge"] if args.huge else [])
+            + (["--no-tmux"] if args.no_tmux else [])
+        )
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.huge and 1_000_000 not in sizes:
+        sizes.append(1_000_000)
     results = [_child(["--one", str(size)]) for size in sizes]
     reference = _child(["--datatable", "10000"])
     header = (
