@@ -409,7 +409,14 @@ class Cache:
         with self.transaction() as conn:
             conn.execute("DELETE FROM stage_items WHERE pair = ?", (pair,))
 
-    def swap_in(self, pair: str, side: Side, full: bool, deleted: Sequence[str] = ()) -> SwapInfo:
+    def swap_in(
+        self,
+        pair: str,
+        side: Side,
+        full: bool,
+        deleted: Sequence[str] = (),
+        previous: int | None = None,
+    ) -> SwapInfo:
         """Move a side's staged items into `items` (call inside the refresh's transaction).
 
         Items are upserted by id, so an unchanged item keeps its rowid and its row; a full read
@@ -433,14 +440,15 @@ class Cache:
                 (*args, *part),
             ).rowcount
         # Staged items that are new, or whose pairing-relevant columns changed.
-        repaired = conn.execute(
-            """SELECT count(*) FROM stage_items AS s LEFT JOIN items AS i
+        repaired, new = conn.execute(
+            """SELECT count(*), COALESCE(sum(i.rowid IS NULL), 0)
+               FROM stage_items AS s LEFT JOIN items AS i
                ON i.pair = s.pair AND i.side = s.side AND i.id = s.id
                WHERE s.pair = ? AND s.side = ? AND (i.rowid IS NULL OR i.sku_key IS NOT s.sku_key
                      OR i.parent_id IS NOT s.parent_id OR i.is_base IS NOT s.is_base
                      OR (s.is_base = 0 AND i.variant_sig IS NOT s.variant_sig))""",
             args,
-        ).fetchone()[0]
+        ).fetchone()
         changed = [
             int(r[0])
             for r in conn.execute(
@@ -467,9 +475,14 @@ class Cache:
         conn.execute("DELETE FROM stage_items WHERE pair = ? AND side = ?", args)
         if gone or repaired:
             self._sign_bases(conn, pair, side)
-        count = conn.execute(
-            "SELECT count(*) FROM items WHERE pair = ? AND side = ?", args
-        ).fetchone()[0]
+        if previous is not None and not full:
+            # An incremental swap is small: its count follows from the last one, where a
+            # count(*) would read every item of the side (~40 ms at 100k).
+            count = previous - gone + int(new)
+        else:
+            count = conn.execute(
+                "SELECT count(*) FROM items WHERE pair = ? AND side = ?", args
+            ).fetchone()[0]
         return SwapInfo(int(count), bool(gone or repaired), changed)
 
     def replace_items(self, pair: str, side: Side, items: Iterable[Item]) -> int:

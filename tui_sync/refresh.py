@@ -114,8 +114,15 @@ async def refresh_with(
         def swap(cache: Cache) -> RefreshSummary:
             with cache.transaction():
                 before = cache.pending_signature(pair.name)
-                store = cache.swap_in(pair.name, "store", full, deleted["store"])
-                back = cache.swap_in(pair.name, "backoffice", full, deleted["backoffice"])
+                last = cache.refresh_info(pair.name)
+                counted: dict[str, int | None] = {
+                    "store": None if last is None else last.store_items,
+                    "backoffice": None if last is None else last.backoffice_items,
+                }
+                store = cache.swap_in(pair.name, "store", full, deleted["store"], counted["store"])
+                back = cache.swap_in(
+                    pair.name, "backoffice", full, deleted["backoffice"], counted["backoffice"]
+                )
                 n_pending = cache.replace_pending(pair.name, lines)
                 pending_changed = cache.pending_signature(pair.name) != before
                 has_rows = cache.conn.execute(
