@@ -106,8 +106,11 @@ def quota_wait(response: httpx.Response) -> float | None:
 
 def back_off(response: httpx.Response) -> float | None:
     """How long a 429 asks us to wait: the reset time, else `X-Retry-After` or `Retry-After`
-    (seconds) [S5]; a 429 with none of them is platform-wide load: back off longer [S5]."""
-    wait = quota_wait(response)
+    (seconds) [S5]; a 429 with none of them is platform-wide load: back off longer [S5].
+    A 5xx carries the quota headers too, which say nothing about when to retry it: only a
+    `Retry-After` counts there (else the shared client's own increasing delays)."""
+    throttled = response.status_code == 429
+    wait = quota_wait(response) if throttled else None
     if wait is not None:
         return wait
     for name in ("x-retry-after", "retry-after"):
@@ -117,7 +120,7 @@ def back_off(response: httpx.Response) -> float | None:
                 return max(0.0, float(value))
             except ValueError:
                 continue
-    return 5.0
+    return 5.0 if throttled else None
 
 
 def describe_error(response: httpx.Response) -> str:

@@ -72,6 +72,8 @@ class BigCommerceSandbox:
         self.bodies: list[Any] = []  # every write body received, parsed
         self.validator: Validator | None = validator() if validate else None
         self._prefix = f"/stores/{store_hash}"
+        # The documented batch limits [S2][S3]; a test lowers one to see a 413 split.
+        self.variant_limit, self.product_limit = 50, 10
 
     # --- helpers for tests ----------------------------------------------------------------
 
@@ -264,7 +266,7 @@ class BigCommerceSandbox:
         return None
 
     def _put_products(self, items: Any) -> Response:
-        refused = self._too_many(items, 10)
+        refused = self._too_many(items, self.product_limit)
         if refused:
             return refused
         for item in items:
@@ -288,7 +290,7 @@ class BigCommerceSandbox:
         return Response(dumps({"data": data, "meta": {}}), media_type="application/json")
 
     def _put_variants(self, items: Any) -> Response:
-        refused = self._too_many(items, 50)
+        refused = self._too_many(items, self.variant_limit)
         if refused:
             return refused
         errors = []

@@ -48,8 +48,9 @@ def stamp(at: float | None = None) -> str:
 
 
 def open_state(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")  # a test double: speed over durability
     conn.executescript(SCHEMA)
     return conn
 
@@ -59,11 +60,12 @@ def seed(conn: sqlite3.Connection, products: int = 300, seed_value: int = 9) -> 
     rng = random.Random(seed_value)
     if conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
         return
-    now = stamp(time.time() - 86400)
+    start = time.time() - 86400
     with conn:
         conn.executemany("INSERT INTO brands VALUES (?, ?)", enumerate(BRANDS, 1))
         variant_id = 1
         for pid in range(1, products + 1):
+            now = stamp(start + pid)  # one second apart, as if entered one by one
             noun = NOUNS[pid % len(NOUNS)]
             price = Decimal(rng.randint(400, 9900)) / 100
             cost = (price * Decimal("0.45")).quantize(Decimal("0.01"))
