@@ -67,8 +67,9 @@ def test_the_console_without_a_terminal_refuses_in_one_line(
 
 def test_a_pair_whose_connector_cannot_open_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
-        '[connections.shop]\nkind = "bigcommerce"\nstore_hash = "abc"\n'
-        'token = { env = "BC_TOKEN" }\n'
+        # A kind with no connector yet (bigcommerce has one now).
+        '[connections.shop]\nkind = "shopify"\nshop = "abc.myshopify.com"\nlocation = "1"\n'
+        'access_token = { env = "BC_TOKEN" }\n'
         '[connections.books]\nkind = "sandbox"\nside = "backoffice"\n'
         '[pairs.main]\nstore = "shop"\nbackoffice = "books"\n'
     )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox, csv)"
+        "version of tui-sync (available: sandbox, csv, bigcommerce)"
     )
 
 
@@ -36,6 +36,10 @@ def capabilities(connection: Connection, side: Side) -> Capabilities:
         from tui_sync.connectors import csvfile
 
         return csvfile.capabilities_for(connection, side)
+    if connection.kind == "bigcommerce":
+        from tui_sync.connectors import bigcommerce
+
+        return bigcommerce.capabilities_for(connection, side)
     raise _unavailable(connection)
 
 
@@ -60,6 +64,13 @@ def open_connector(
 
         return CsvConnector(connection, side, data_dir, pending_statuses)
     # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
+    if connection.kind == "bigcommerce":
+        from tui_sync.connectors.bigcommerce import BigCommerceConnector
+        from tui_sync.connectors.http import new_client
+
+        if client is None:  # a caller outside a pair: its own client (closed with the process)
+            client = new_client()
+        return BigCommerceConnector(connection, side, client, pending_statuses)
     raise _unavailable(connection)
 
 
