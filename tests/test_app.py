@@ -318,8 +318,9 @@ async def test_esc_stops_a_sync_between_batches_with_nothing_unknown(data_dir: P
         await pilot.press("p")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        # Slow enough that the sync is still running when Esc comes (each call waits 300 ms).
-        remote.set_faults(state_path(data_dir), latency_ms=300)
+        # Slow enough that the sync is still running when Esc comes, even on a loaded machine:
+        # each call waits 800 ms, so three batches take seconds.
+        remote.set_faults(state_path(data_dir), latency_ms=800)
         await pilot.press("a", "y")
         for _ in range(400):  # until the first batch has been written and said so
             if "Syncing" in text(app, "#status-label") and app.running.process is not None:
