@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox, csv)"
+        "version of tui-sync (available: sandbox, csv, quickbooks)"
     )
 
 
@@ -36,6 +36,10 @@ def capabilities(connection: Connection, side: Side) -> Capabilities:
         from tui_sync.connectors import csvfile
 
         return csvfile.capabilities_for(connection, side)
+    if connection.kind == "quickbooks":
+        from tui_sync.connectors import quickbooks
+
+        return quickbooks.capabilities_for(connection, side)
     raise _unavailable(connection)
 
 
@@ -59,6 +63,10 @@ def open_connector(
         from tui_sync.connectors.csvfile import CsvConnector
 
         return CsvConnector(connection, side, data_dir, pending_statuses)
+    if connection.kind == "quickbooks":
+        from tui_sync.connectors.quickbooks import QuickBooksConnector
+
+        return QuickBooksConnector(connection, side, data_dir, client)
     # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
     raise _unavailable(connection)
 
