@@ -100,10 +100,13 @@ def capabilities_for(connection: Connection, side: Side) -> Capabilities:
     return CAPABILITIES
 
 
-def back_off(response: httpx.Response) -> float:
-    """QBO documents "429: wait 60 s" and no header [S32]; a Retry-After, if sent, wins."""
+def back_off(response: httpx.Response) -> float | None:
+    """QBO documents "429: wait 60 s" and no header [S32]; a Retry-After, if sent, wins. A 5xx
+    without one keeps the shared client's own exponential back-off (None)."""
     asked = retry_after_header(response)
-    return THROTTLE_WAIT_S if asked is None else asked
+    if asked is None and response.status_code == 429:
+        return THROTTLE_WAIT_S
+    return asked
 
 
 def describe(response: httpx.Response) -> str:

@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,6 +75,7 @@ class QboSandbox:
         self.refresh_tokens: dict[str, bool] = {}  # token -> still valid
         self.access_tokens: dict[str, float] = {}  # token -> expiry
         self.refreshes = 0
+        self.minor_versions: set[str | None] = set()
         self._successor: dict[str, str] = {}
         self.lock = threading.Lock()
         self._recent: deque[float] = deque()
@@ -112,6 +114,7 @@ class QboSandbox:
 
     async def _gate(self, request: Request) -> Response | None:
         """Auth, rate limit and fault switches, before any API route does its work."""
+        self.minor_versions.add(request.query_params.get("minorversion"))
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         if request.path_params["realm"] != self.realm:
@@ -245,7 +248,9 @@ class QboSandbox:
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if request.headers.get("authorization", "") != f"Basic {expected}":
             return self._json({"error": "invalid_client"}, 401)
-        form = await request.form()
+        # application/x-www-form-urlencoded, parsed here: starlette's form() needs an extra
+        # package for what urllib does.
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         if form.get("grant_type") != "refresh_token":
             return self._json({"error": "unsupported_grant_type"}, 400)
         old = str(form.get("refresh_token", ""))
