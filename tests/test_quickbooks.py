@@ -5,6 +5,7 @@ server; the fixture fails a test whose requests broke the schema."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -113,6 +114,7 @@ async def test_full_read_across_several_pages_then_incremental_and_deleted(qbo: 
         pages = [q for q in queries if "STARTPOSITION" in q and "Group" not in q]
         assert len(pages) == 7 and "SELECT * FROM Item STARTPOSITION 301 MAXRESULTS 50" in pages
         assert qbo.sandbox.minor_versions == {"75"}
+        assert qbo.sandbox.throttled == 0  # 4 pages in flight, and still under 10 requests/s
         # 300 inventory items (3 inactive), 10 groups, 20 non-inventory, 3 services; no categories.
         assert len(items) == 297 + 10 + 20 + 3 and len(by_sku) == len(items) - 3 + 1
         group = by_sku["G-01"]
@@ -141,6 +143,21 @@ async def test_posted_orders_by_doc_number_on_sales_receipts_and_invoices(qbo: Q
         queries = [q for m, _, q in qbo.sandbox.requests if "DocNumber" in q]
         assert {q.split()[3] for q in queries} == {"SalesReceipt", "Invoice"}
         assert len(queries) == 2 * 3 and any(r"'x\'y'" in q for q in queries)
+
+
+async def test_the_server_throttles_a_client_that_goes_too_fast(qbo: Qbo) -> None:
+    async with new_client() as client:
+        books = qbo.connector(client)
+        await current(books, "1")
+        headers = {"Authorization": f"Bearer {books.auth.current}"}
+        url = f"{qbo.url}/v3/company/{REALM}/query"
+        params = {"query": "SELECT COUNT(*) FROM Item", "minorversion": "75"}
+        answers = await asyncio.gather(
+            *(client.get(url, params=params, headers=headers) for _ in range(15))
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(429) >= 4 and statuses[0] == 200
+    assert next(a for a in answers if a.status_code == 429).headers["Retry-After"] == "1"
 
 
 def test_capabilities_need_no_network(qbo: Qbo) -> None:
@@ -186,6 +203,7 @@ async def test_a_batch_larger_than_one_request_and_one_field_per_item_per_batch(
         changes = [change(n, i, "price", Decimal(n)) for n, i in enumerate(items.values(), 1)]
         results = await write(books, *changes)
         assert [r[0] for r in results.values()] == ["done"] * 12
+        assert qbo.sandbox.throttled == 0  # the limiter kept 12 writes under QBO's 10/s
         assert len(qbo.sandbox.writes()) == 12
         both = [*changes, change(99, items["20"], "quantity", 5)]
         batches = books.batches(both)

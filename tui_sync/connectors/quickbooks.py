@@ -169,6 +169,7 @@ class QuickBooksConnector:
         )
         self.page_size = page_size
         self._watermark: str | None = None
+        self._pending_mark: str | None = None
         self._gate = asyncio.Semaphore(CAPABILITIES.max_in_flight)
 
     async def _headers(self) -> dict[str, str]:
@@ -214,10 +215,8 @@ class QuickBooksConnector:
                 "nothing was changed, try again"
             ) from None
         if self._pending_mark is None and isinstance(data.get("time"), str):
-            self._pending_mark = data["time"]
+            self._pending_mark = data["time"]  # QBO's clock at the read's first answer
         return found
-
-    _pending_mark: str | None = None
 
     # --- reads ------------------------------------------------------------------------------
 

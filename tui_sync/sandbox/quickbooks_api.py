@@ -75,6 +75,7 @@ class QboSandbox:
         self.refresh_tokens: dict[str, bool] = {}  # token -> still valid
         self.access_tokens: dict[str, float] = {}  # token -> expiry
         self.refreshes = 0
+        self.throttled = 0  # 429s answered (faults included)
         self.minor_versions: set[str | None] = set()
         self._successor: dict[str, str] = {}
         self.lock = threading.Lock()
@@ -142,6 +143,7 @@ class QboSandbox:
             if failing:
                 self.faults.server_errors -= 1
         if too_fast:
+            self.throttled += 1
             headers = (
                 {} if self.faults.retry_after is None else {"Retry-After": self.faults.retry_after}
             )
