@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox, csv, bigcommerce)"
+        "version of tui-sync (available: sandbox, csv, bigcommerce, quickbooks)"
     )
 
 
@@ -40,6 +40,10 @@ def capabilities(connection: Connection, side: Side) -> Capabilities:
         from tui_sync.connectors import bigcommerce
 
         return bigcommerce.capabilities_for(connection, side)
+    if connection.kind == "quickbooks":
+        from tui_sync.connectors import quickbooks
+
+        return quickbooks.capabilities_for(connection, side)
     raise _unavailable(connection)
 
 
@@ -63,7 +67,10 @@ def open_connector(
         from tui_sync.connectors.csvfile import CsvConnector
 
         return CsvConnector(connection, side, data_dir, pending_statuses)
-    # The HTTP connectors (DESIGN.md section 3) slot in here, behind the same protocol.
+    if connection.kind == "quickbooks":
+        from tui_sync.connectors.quickbooks import QuickBooksConnector
+
+        return QuickBooksConnector(connection, side, data_dir, client)
     if connection.kind == "bigcommerce":
         from tui_sync.connectors.bigcommerce import BigCommerceConnector
         from tui_sync.connectors.http import new_client
@@ -71,6 +78,7 @@ def open_connector(
         if client is None:  # a caller outside a pair: its own client (closed with the process)
             client = new_client()
         return BigCommerceConnector(connection, side, client, pending_statuses)
+    # Shopify, WooCommerce and Square slot in here, behind the same protocol.
     raise _unavailable(connection)
 
 
