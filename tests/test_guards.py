@@ -290,3 +290,24 @@ def test_plan_hash_applies_the_plan_shown_and_refuses_a_changed_one(home: Home) 
     now = next(line for line in again.splitlines() if line.startswith("plan hash ")).split()[-1]
     assert now != planned
     home.ok(*args, "--plan-hash", now)
+
+
+def test_a_short_read_never_becomes_the_baseline_on_either_side(tmp_path: Path) -> None:
+    def prev() -> tuple[int | None, int | None]:
+        info = cache.refresh_info("p")
+        assert info is not None
+        return info.prev_store_items, info.prev_backoffice_items
+
+    with Cache.open(tmp_path) as cache:
+        cache.record_refresh("p", 100, 100)
+        assert prev() == (None, None)
+        cache.record_refresh("p", 50, 95)
+        assert prev() == (100, 100)
+        cache.record_refresh("p", 50, 40)  # the store's 50 was short: its baseline stays
+        assert prev() == (100, 95)
+        cache.record_refresh("p", 50, 40)
+        assert prev() == (100, 95)
+        cache.accept_counts("p")  # a person confirmed a plan on these counts
+        assert prev() == (50, 40)
+        cache.record_refresh("p", 48, 40)
+        assert prev() == (50, 40)
