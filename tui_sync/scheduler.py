@@ -55,6 +55,7 @@ class TickResult:
     run: journal.Run | None = None
     guarded: list[str] = field(default_factory=list)  # the guards' reasons, when refused
     stopped: bool = False  # a signal arrived during the tick
+    plan: Plan | None = None  # the plan the tick built (applied or not)
 
 
 def guard_counts(cache: Cache, pair: PairConfig, the_plan: Plan) -> guards.Counts:
@@ -106,15 +107,19 @@ async def tick(
                         f"guard, nothing written (plan hash {guards.plan_hash(the_plan)})",
                         None,
                         refused,
+                        plan=the_plan,
                     )
                 if the_plan.is_empty:
                     return TickResult(
                         True,
                         f"{head}; nothing to write ({the_plan.unchanged:,} equal, "
                         f"{len(the_plan.refusals):,} refused)",
+                        plan=the_plan,
                     )
                 if stop.is_set():
-                    return TickResult(True, f"{head}; stopped before writing", None, stopped=True)
+                    return TickResult(
+                        True, f"{head}; stopped before writing", stopped=True, plan=the_plan
+                    )
                 run = await apply_plan(db, pair, the_plan, conns, None, stop, "auto", None, lock)
         finally:
             db.close()
@@ -122,7 +127,9 @@ async def tick(
     counts = ", ".join(
         f"{run.count(r):,} {r}" for r in ("done", "conflict", "failed", "unknown", "refused")
     )
-    return TickResult(not bad, f"{head}; run {run.run_id} {run.state}: {counts}", run)
+    return TickResult(
+        not bad, f"{head}; run {run.run_id} {run.state}: {counts}", run, plan=the_plan
+    )
 
 
 async def _until_stopped(
