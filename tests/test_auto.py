@@ -245,3 +245,26 @@ def test_sigterm_mid_run_finishes_the_batch_settles_the_journal_and_exits_0(home
     assert run.kind == "auto" and not run.state.startswith("running")
     stopped = [e for e in entries if e.reason and "the run was stopped" in e.reason]
     assert stopped, "the run went on after SIGTERM"
+
+
+def test_a_tick_waits_for_a_manual_run_and_a_signal_during_the_wait_stops_it(home: Home) -> None:
+    async def scenario() -> tuple[scheduler.TickResult, scheduler.TickResult, float]:
+        stop = asyncio.Event()
+        manual = PairLock(home.data, PAIR, "sync").acquire()
+        # The manual run ends after a moment: the tick, waiting, then holds the pair and syncs.
+        asyncio.get_running_loop().call_later(0.3, manual.release)
+        waited = await scheduler.tick(home.data, SANDBOX_PAIR, stop, wait=30)
+        manual = PairLock(home.data, PAIR, "sync").acquire()
+        try:
+            asyncio.get_running_loop().call_later(0.3, stop.set)  # as SIGTERM would
+            started = asyncio.get_running_loop().time()
+            stopped = await scheduler.tick(home.data, SANDBOX_PAIR, stop, wait=30)
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            manual.release()
+        return waited, stopped, took
+
+    waited, stopped, took = asyncio.run(scenario())
+    assert waited.ok and waited.run is not None and waited.run.kind == "auto", waited.line
+    assert stopped.ok and stopped.line == "stopped while waiting for the pair: nothing written"
+    assert took < 5  # heard at once, not at the end of the 30 s wait

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from tui_sync import guards, journal
 from tui_sync.cache import Cache, CacheThread
 from tui_sync.config import PairConfig
 from tui_sync.connectors import pair_connectors
-from tui_sync.lock import PairLock
+from tui_sync.lock import PairBusy, PairLock
 from tui_sync.model import Plan, Row, Status, other_side
 from tui_sync.refresh import RefreshSummary, refresh_with
 from tui_sync.sync import StopOnSignals, apply_plan, plan, recover
@@ -80,7 +81,9 @@ async def tick(
 ) -> TickResult:
     """One refresh + policy sync, holding the pair throughout. Raises on an error (an API
     down, a busy pair): the schedule logs it and goes on."""
-    with PairLock(data_dir, pair.name, "auto", wait) as lock:
+    async with _hold(data_dir, pair, wait, stop) as lock:
+        if lock is None:
+            return TickResult(True, "stopped while waiting for the pair: nothing written")
         db = CacheThread(data_dir)
         try:
             async with pair_connectors(data_dir, pair) as conns:
@@ -130,6 +133,32 @@ async def tick(
     return TickResult(
         not bad, f"{head}; run {run.run_id} {run.state}: {counts}", run, plan=the_plan
     )
+
+
+@contextlib.asynccontextmanager
+async def _hold(
+    data_dir: Path, pair: PairConfig, wait: float, stop: asyncio.Event
+) -> AsyncIterator[PairLock | None]:
+    """Hold the pair, waiting up to `wait` seconds for another run to end (None: a signal came
+    first). Tried here rather than by PairLock's own blocking wait, so that a signal during
+    the wait is heard at once."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            lock = PairLock(data_dir, pair.name, "auto").acquire()
+            break
+        except PairBusy:
+            if time.monotonic() >= deadline:
+                raise
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.1)
+        if stop.is_set():
+            yield None
+            return
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 async def _until_stopped(
