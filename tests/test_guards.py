@@ -10,9 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from tests.cli_helpers import fingerprint
 from tests.writekit import Home, in_sync_with_quantity, ram_dir
+from tui_sync import cache as cache_module
 from tui_sync import guards
 from tui_sync.cache import Cache
 from tui_sync.config import ConfigError, load_config
@@ -311,3 +313,23 @@ def test_a_short_read_never_becomes_the_baseline_on_either_side(tmp_path: Path) 
         assert prev() == (50, 40)
         cache.record_refresh("p", 48, 40)
         assert prev() == (50, 40)
+
+
+def test_a_cache_of_the_previous_schema_keeps_its_runs_and_gains_the_baseline(
+    tmp_path: Path,
+) -> None:
+    conn = sqlite3.connect(tmp_path / cache_module.CACHE_FILE, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migrate in cache_module.MIGRATIONS[:2]:  # as the release before this one left it
+        migrate(db)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO refreshes VALUES ('p', '2026-11-30T00:00:00Z', 10, 12, 'a', 'b', 3)")
+    conn.close()
+    with Cache.open(tmp_path) as cache:
+        info = cache.refresh_info("p")
+        assert info is not None and (info.store_items, info.backoffice_items) == (10, 12)
+        assert (info.prev_store_items, info.prev_backoffice_items) == (None, None)
+        assert info.since_full == 3 and info.store_mark == "a"
+        cache.record_refresh("p", 11, 12, ("c", "d"), full=False)
+        info = cache.refresh_info("p")
+        assert info is not None and info.prev_store_items == 10 and info.since_full == 4
