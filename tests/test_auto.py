@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_guards import zero_backoffice
 from tests.writekit import (
     PAIR,
     Home,
@@ -27,6 +26,7 @@ from tests.writekit import (
     ram_dir,
     run_ids,
     wait_for,
+    zero_backoffice,
 )
 from tui_sync import journal, scheduler
 from tui_sync.cache import Cache
@@ -86,7 +86,7 @@ def test_once_syncs_the_policy_as_an_undoable_auto_run_then_is_refused_by_a_guar
     assert [r.kind for r in runs(home)] == ["undo", "auto"]
     # A broken feed: a third of the back office reads zero. auto never confirms by itself.
     home.ok("refresh")
-    zero_backoffice(home, 120)
+    zero_backoffice(home.data, 120)
     before = remote.info(home.state), run_ids(home.data)
     out = home.run("auto", "--once")
     assert out.returncode == 1

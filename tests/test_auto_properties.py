@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -16,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.writekit import PAIR, ram_dir, remote_items, run_ids
+from tests.writekit import PAIR, ram_dir, remote_items, run_ids, zero_backoffice
 from tui_sync import scheduler
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR, PairConfig
 from tui_sync.model import FIELDS, Field, Side, other_side
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import catalog, remote
+from tui_sync.sandbox import catalog
 from tui_sync.sandbox.state import STATE_FILE
 from tui_sync.views import iter_rows
 
@@ -106,28 +105,6 @@ def test_a_tick_syncs_the_policy_and_nothing_else(
                 continue
             for code in CELLS[field_name]:
                 assert row.cells[code] != "N", (row.sku, field_name, code, row.cells)
-
-
-def zero_backoffice(data: Path, n: int) -> None:
-    """n in-sync rows with store stock read zero in the back office (a broken feed)."""
-    with Cache.open(data) as cache:
-        rows = [
-            r
-            for r in iter_rows(cache, PAIR, statuses=["in_sync"])
-            if r.store and r.backoffice and r.store.quantity and not r.store.is_base
-        ][:n]
-    assert len(rows) == n
-    conn = sqlite3.connect(data / STATE_FILE, timeout=30)
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.executemany(
-                "UPDATE items SET quantity = 0, version = version + 1, modified = ? "
-                "WHERE side = 'backoffice' AND id = ?",
-                [(now, r.backoffice.id) for r in rows if r.backoffice],
-            )
-    finally:
-        conn.close()
 
 
 @SETTINGS

@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from tests.cli_helpers import fingerprint
-from tests.writekit import Home, in_sync_with_quantity, ram_dir
+from tests.writekit import Home, ram_dir, zero_backoffice
 from tui_sync import cache as cache_module
 from tui_sync import guards
 from tui_sync.cache import Cache
@@ -187,27 +187,8 @@ def home(tmp_path: Path) -> Iterator[Home]:
         yield home
 
 
-def zero_backoffice(home: Home, n: int) -> list[str]:
-    """Set the back-office quantity of n in-sync rows (store quantity > 0) to zero, as a broken
-    feed would; returns their SKUs."""
-    rows = [r for r in in_sync_with_quantity(home.rows()) if (r.store and r.store.quantity)][:n]
-    assert len(rows) == n
-    conn = sqlite3.connect(home.state, timeout=30)
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.executemany(
-                "UPDATE items SET quantity = 0, version = version + 1, modified = ? "
-                "WHERE side = 'backoffice' AND id = ?",
-                [(now, r.backoffice.id) for r in rows if r.backoffice],
-            )
-    finally:
-        conn.close()
-    return [r.sku for r in rows]
-
-
 def test_sync_refuses_a_mass_zeroing_until_confirmed_with_both_flags(home: Home) -> None:
-    zeroed = zero_backoffice(home, 120)  # of ~400 store quantities: more than 20 %
+    zeroed = zero_backoffice(home.data, 120)  # of ~400 store quantities: more than 20 %
     home.ok("refresh")
     with Cache.open(home.data) as cache:
         stocked = cache.sellable_with("sandbox", "store", "quantity")
