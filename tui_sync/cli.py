@@ -1,8 +1,9 @@
 """The commands of DESIGN.md section 2. Thin: parse, call the core, print.
 
 Exit codes: 0 ok (rows refused by a sync rule are listed, not a failure); 1 something failed and
-is reported (a conflict, a failed or unsettled write, a busy pair or cache); 2 bad usage or bad
-config, with one line naming the key or flag. What is printed is formatted in `report`.
+is reported (a conflict, a failed or unsettled write, a busy pair or cache, a plan a guard
+refused or one that is not the plan shown); 2 bad usage or bad config, with one line naming the
+key or flag. What is printed is formatted in `report`; `auto` and the guards' flags in `cli_auto`.
 """
 
 from __future__ import annotations
