@@ -218,3 +218,27 @@ def in_sync_with_quantity(rows: Iterable[Row]) -> list[Row]:
         and r.store.quantity is not None
         and r.backoffice.quantity is not None
     ]
+
+
+def zero_backoffice(data: Path, n: int) -> list[str]:
+    """A broken feed: n in-sync rows with store stock read zero in the back office (bumping
+    versions and the change clock as a vendor would). Returns their SKUs."""
+    with Cache.open(data) as cache:
+        rows = [
+            r
+            for r in iter_rows(cache, PAIR, statuses=["in_sync"])
+            if r.store and r.backoffice and r.store.quantity and not r.store.is_base
+        ][:n]
+    assert len(rows) == n, (len(rows), n)
+    conn = sqlite3.connect(state_path(data), timeout=30)
+    try:
+        with conn:
+            now = remote.tick(conn)
+            conn.executemany(
+                "UPDATE items SET quantity = 0, version = version + 1, modified = ? "
+                "WHERE side = 'backoffice' AND id = ?",
+                [(now, r.backoffice.id) for r in rows if r.backoffice],
+            )
+    finally:
+        conn.close()
+    return [r.sku for r in rows]

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 import sqlite_utils
 
 from tui_sync import money
+from tui_sync.guards import is_short
 from tui_sync.model import Field, Item, PendingLine, Side
 from tui_sync.money import Number
 
@@ -147,9 +149,29 @@ def _schema_v2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _schema_v3(db: sqlite_utils.Database) -> None:
+    """The guards' memory (guards.py): each side's item count of the refresh before, so a short
+    read shows; and the plans `sync --dry-run` showed, so `--plan-hash` can say what changed."""
+    db.executescript(
+        """
+        ALTER TABLE refreshes ADD COLUMN prev_store_items INTEGER;
+        ALTER TABLE refreshes ADD COLUMN prev_backoffice_items INTEGER;
+        CREATE TABLE shown_plans (
+            pair TEXT NOT NULL, hash TEXT NOT NULL, shown_at TEXT NOT NULL, lines TEXT NOT NULL,
+            PRIMARY KEY (pair, hash)
+        );
+        """
+    )
+
+
 # Migrations in order: MIGRATIONS[n] brings a cache from schema n to n + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_schema_v1, _schema_v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_schema_v1, _schema_v2, _schema_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _baseline(count: int, prev: int | None, short_read: Decimal) -> int:
+    """The count a next refresh is compared with: this one, unless it read short itself."""
+    return prev if prev is not None and is_short(count, prev, short_read) else count
 
 
 def now_utc() -> str:
@@ -277,6 +299,10 @@ class RefreshInfo:
     store_mark: str | None = None  # watermarks for the next incremental read
     backoffice_mark: str | None = None
     since_full: int = 0  # incremental refreshes since the last full one
+    # The guards' baseline: the counts of the refresh before, or of an earlier one when that
+    # refresh read short (a short read never becomes the baseline by being read twice).
+    prev_store_items: int | None = None
+    prev_backoffice_items: int | None = None
 
     def mark(self, side: Side) -> str | None:
         return self.store_mark if side == "store" else self.backoffice_mark
@@ -567,32 +593,95 @@ class Cache:
         backoffice_items: int,
         marks: tuple[str | None, str | None] = (None, None),
         full: bool = True,
+        short_read: Decimal = Decimal("0.10"),
     ) -> None:
+        """Record a refresh. The guards' baseline moves to the counts it replaces, unless those
+        were a short read themselves: then it stays, so a feed broken two refreshes running is
+        still refused the second time, until a person confirms (`accept_counts`)."""
+        old = self.refresh_info(pair)
+        prev: tuple[int | None, int | None] = (None, None)
+        if old is not None:
+            prev = (
+                _baseline(old.store_items, old.prev_store_items, short_read),
+                _baseline(old.backoffice_items, old.prev_backoffice_items, short_read),
+            )
         self.conn.execute(
-            "INSERT INTO refreshes VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (pair) DO UPDATE SET "
+            "INSERT INTO refreshes (pair, refreshed_at, store_items, backoffice_items, "
+            "store_mark, backoffice_mark, since_full, prev_store_items, prev_backoffice_items) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (pair) DO UPDATE SET "
             "refreshed_at = excluded.refreshed_at, store_items = excluded.store_items, "
             "backoffice_items = excluded.backoffice_items, store_mark = excluded.store_mark, "
             "backoffice_mark = excluded.backoffice_mark, "
+            "prev_store_items = excluded.prev_store_items, "
+            "prev_backoffice_items = excluded.prev_backoffice_items, "
             f"since_full = {'0' if full else 'since_full + 1'}",
-            (pair, now_utc(), store_items, backoffice_items, *marks),
+            (pair, now_utc(), store_items, backoffice_items, *marks, *prev),
+        )
+
+    def accept_counts(self, pair: str) -> None:
+        """A person confirmed a plan built on these counts: they are the new baseline."""
+        self.conn.execute(
+            "UPDATE refreshes SET prev_store_items = store_items, "
+            "prev_backoffice_items = backoffice_items WHERE pair = ?",
+            (pair,),
         )
 
     def refresh_info(self, pair: str) -> RefreshInfo | None:
         row = self.conn.execute(
             "SELECT refreshed_at, store_items, backoffice_items, store_mark, backoffice_mark, "
-            "since_full FROM refreshes WHERE pair = ?",
+            "since_full, prev_store_items, prev_backoffice_items FROM refreshes WHERE pair = ?",
             (pair,),
         ).fetchone()
         if row is None:
             return None
+
+        def text(value: object) -> str | None:
+            return None if value is None else str(value)
+
+        def number(value: object) -> int | None:
+            return None if value is None else int(str(value))
+
         return RefreshInfo(
             str(row[0]),
             int(row[1]),
             int(row[2]),
-            None if row[3] is None else str(row[3]),
-            None if row[4] is None else str(row[4]),
+            text(row[3]),
+            text(row[4]),
             int(row[5]),
+            number(row[6]),
+            number(row[7]),
         )
+
+    def sellable_with(self, pair: str, side: Side, field: Field) -> int:
+        """The side's sellable (non-base) items that hold a value of `field`: the guards'
+        denominator for "a share of the target's quantities / prices"."""
+        column = {"quantity": "quantity", "price": "price", "cost": "cost"}[field]
+        return int(
+            self.conn.execute(
+                f"SELECT count(*) FROM items WHERE pair = ? AND side = ? AND is_base = 0 "
+                f"AND {column} IS NOT NULL",
+                (pair, side),
+            ).fetchone()[0]
+        )
+
+    def save_shown_plan(self, pair: str, plan_hash: str, lines: str, keep: int = 50) -> None:
+        """Remember a plan `--dry-run` showed (its canonical lines), the last `keep` per pair."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO shown_plans VALUES (?, ?, ?, ?)",
+                (pair, plan_hash, now_utc(), lines),
+            )
+            conn.execute(
+                "DELETE FROM shown_plans WHERE pair = ? AND hash NOT IN (SELECT hash FROM "
+                "shown_plans WHERE pair = ? ORDER BY shown_at DESC, rowid DESC LIMIT ?)",
+                (pair, pair, keep),
+            )
+
+    def shown_plan(self, pair: str, plan_hash: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT lines FROM shown_plans WHERE pair = ? AND hash = ?", (pair, plan_hash)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     # --- manual mappings ----------------------------------------------------------------------
 

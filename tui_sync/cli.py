@@ -1,8 +1,9 @@
 """The commands of DESIGN.md section 2. Thin: parse, call the core, print.
 
 Exit codes: 0 ok (rows refused by a sync rule are listed, not a failure); 1 something failed and
-is reported (a conflict, a failed or unsettled write, a busy pair or cache); 2 bad usage or bad
-config, with one line naming the key or flag. What is printed is formatted in `report`.
+is reported (a conflict, a failed or unsettled write, a busy pair or cache, a plan a guard
+refused or one that is not the plan shown); 2 bad usage or bad config, with one line naming the
+key or flag. What is printed is formatted in `report`; `auto` and the guards' flags in `cli_auto`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import journal, money, report
+from tui_sync import cli_auto, journal, money, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -130,7 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--status", help="rows of these statuses (comma separated)")
     which.add_argument("--all", action="store_true", help="every row")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    sync.add_argument("--yes", action="store_true", help="allow updating the master side")
+    sync.add_argument(
+        "--yes",
+        action="store_true",
+        help="allow updating the master side (and, with --allow-mass-change, a guarded plan)",
+    )
+    cli_auto.add_sync_flags(sync)
+    cli_auto.add_parser(sub, [common, pair, wait])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -244,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
         return _diff(data_dir, pair, args)
     if command == "sync":
         return _sync(data_dir, pair, args)
+    if command == "auto":
+        return cli_auto.run_auto(data_dir, pair, args)
     raise UsageError(f"unknown command {command!r}")
 
 
@@ -484,6 +493,9 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     # A SKU asked for by name and not found is a failure; rule refusals are not (section 2).
     code = EXIT_FAILED if missing else EXIT_OK
     _print(report.plan_lines(the_plan))
+    refused = cli_auto.check_sync(data_dir, pair, the_plan, args)
+    if refused is not None:
+        return refused
     if the_plan.is_empty:
         _nothing_to_write(the_plan)  # and no run is recorded: nothing was attempted
         return code

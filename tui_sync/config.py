@@ -97,6 +97,12 @@ class PairConfig:
     price_tolerance: Decimal = Decimal("0.005")
     schedule: timedelta | None = None
     pending_statuses: tuple[str, ...] | None = None
+    # Guards against mass damage (guards.py): shares and changes as fractions ("10%" -> 0.10).
+    guard_short_read: Decimal = Decimal("0.10")
+    guard_zeroed: Decimal = Decimal("0.20")
+    guard_price_share: Decimal = Decimal("0.10")
+    guard_price_change: Decimal = Decimal("0.50")
+    guard_min_items: int = 10
 
 
 SANDBOX_PAIR = PairConfig(
@@ -383,6 +389,25 @@ class _Reader:
         except ConfigError as exc:
             raise self.fail(where, str(exc).removeprefix("duration ")) from None
 
+    def percent(self, value: object, where: str, most: Decimal | None = Decimal(100)) -> Decimal:
+        """ "10%" -> Decimal("0.10"). Only with its % sign: a bare 0.1 could mean 0.1 % or 10 %."""
+        usage = 'expected a percentage such as "10%"'
+        if not isinstance(value, str) or not value.strip().endswith("%"):
+            raise self.fail(where, usage)
+        try:
+            number = Decimal(value.strip()[:-1].strip())
+        except InvalidOperation:
+            raise self.fail(where, usage) from None
+        if not number.is_finite() or number < 0 or (most is not None and number > most):
+            bound = f"between 0% and {most}%" if most is not None else "0% or more"
+            raise self.fail(where, f"expected {bound}, got {value!r}")
+        return number / 100
+
+    def count(self, value: object, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(where, f"expected a whole number >= 0, got {value!r}")
+        return value
+
     def tolerance(self, value: object, where: str) -> Decimal:
         try:
             if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
@@ -422,4 +447,8 @@ _PAIR_CHECKS: dict[str, _Check] = {
     "price_tolerance": _Reader.tolerance,
     "schedule": _Reader.duration,
     "pending_statuses": _Reader.strings,
+    **dict.fromkeys(("guard_short_read", "guard_zeroed", "guard_price_share"), _Reader.percent),
+    # A price may change by more than 100 % (a price doubled is +100 %).
+    "guard_price_change": lambda r, v, w: r.percent(v, w, None),
+    "guard_min_items": _Reader.count,
 }

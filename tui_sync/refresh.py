@@ -140,7 +140,9 @@ async def refresh_with(
                     )
                 else:
                     rows = reconcile(cache, pair.name, policy)
-                cache.record_refresh(pair.name, store.count, back.count, new_marks, full)
+                cache.record_refresh(
+                    pair.name, store.count, back.count, new_marks, full, pair.guard_short_read
+                )
             return RefreshSummary(
                 store.count,
                 back.count,
