@@ -142,9 +142,10 @@ _ROWS_WITH_ITEMS = f"""(
     SELECT r.pair, r.pos, r.key, trim(COALESCE(s.sku, b.sku, '')) AS sku,
            COALESCE(s.name, b.name) AS name, r.store_rid, r.backoffice_rid, r.sides,
            r.duplicate, r.pending, {_scored("s", "s_")}, {_scored("b", "b_")}
-    FROM rows AS r
+    FROM rows AS r {{hint}}
     LEFT JOIN items AS s ON s.rowid = r.store_rid
     LEFT JOIN items AS b ON b.rowid = r.backoffice_rid
+    WHERE r.pair = :pair {{inner}}
 )"""
 _PAIRING_TEMP_TABLES = ("side_s", "side_b", "pending_sum", "keys")
 
@@ -249,17 +250,23 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
 
 def rescore(cache: Cache, pair: str, policy: Policy, keys: Sequence[str]) -> None:
     """Recompute cells and status of some rows (by key) after their items' values changed."""
-    _rescore(cache, pair, policy, "src.key IN ({})", list(keys))
+    # Named: without statistics SQLite would rather walk the whole pair in pos order.
+    _rescore(cache, pair, policy, "r.key IN ({})", list(keys), "INDEXED BY rows_by_key")
 
 
 def rescore_items(cache: Cache, pair: str, policy: Policy, rowids: Sequence[int]) -> None:
     """Recompute the rows of these items (cache rowids), after a refresh changed their values."""
     ids = [int(r) for r in rowids]
-    _rescore(cache, pair, policy, "(src.store_rid IN ({0}) OR src.backoffice_rid IN ({0}))", ids)
+    _rescore(cache, pair, policy, "(r.store_rid IN ({0}) OR r.backoffice_rid IN ({0}))", ids)
 
 
 def _rescore(
-    cache: Cache, pair: str, policy: Policy, condition: str, values: Sequence[object]
+    cache: Cache,
+    pair: str,
+    policy: Policy,
+    condition: str,
+    values: Sequence[object],
+    hint: str = "",
 ) -> None:
     params = _params(pair, policy)
     chunk = 400
@@ -267,10 +274,12 @@ def _rescore(
         for start in range(0, len(values), chunk):
             part = values[start : start + chunk]
             names = {f"v{i}": v for i, v in enumerate(part)}
-            where = "AND " + condition.format(", ".join(f":{n}" for n in names))
+            # The filter goes inside the rows' subquery, where an index on rows serves it; on
+            # the outer query SQLite would score every row first (600 ms at 100k, for 50).
+            inner = "AND " + condition.format(", ".join(f":{n}" for n in names))
             conn.execute(
                 f"INSERT OR REPLACE INTO rows ({_ROW_COLUMNS}) "
-                + _SCORING.format(src=_ROWS_WITH_ITEMS, where=where),
+                + _SCORING.format(src=_ROWS_WITH_ITEMS.format(inner=inner, hint=hint), where=""),
                 {**params, **names},
             )
 
