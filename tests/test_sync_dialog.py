@@ -3,6 +3,7 @@ sync acts on are the ones the user chose and can see."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -215,3 +216,33 @@ async def test_selected_view_shows_exactly_the_selected_rows(data_dir: Path) -> 
         assert source is not None and len(source) == 3
         assert [r.pos for r in source.fetch(0, 10)] == chosen
         assert "3 selected (0 not in this view)" in screen_text(app)
+
+
+async def test_the_mass_change_guards_hold_a_console_sync_until_the_count_is_typed(
+    data_dir: Path,
+) -> None:
+    from tests.writekit import zero_backoffice
+    from tui_sync.config import SANDBOX_PAIR
+    from tui_sync.refresh import refresh
+
+    await asyncio.to_thread(refresh, data_dir, SANDBOX_PAIR)
+    zero_backoffice(data_dir, 80)  # a broken feed: 80 stocked items read as zero
+    before = remote(data_dir)
+    app = make_app(data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4", "a", "s")  # the Quantity view, all of it
+        assert isinstance(app.screen, SyncDialog)
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Guard:" in shown and "zero" in shown
+        await pilot.press("a")
+        prompt = app.screen
+        assert isinstance(prompt, ConfirmApply) and prompt.typed
+        await pilot.press("y")  # not enough: the count must be typed
+        assert isinstance(app.screen, ConfirmApply)
+        await pilot.press("escape", "escape", "escape")
+        assert runs(app) == 0
+    assert remote(data_dir) == before  # nothing written

@@ -59,6 +59,17 @@ class TickResult:
     plan: Plan | None = None  # the plan the tick built (applied or not)
 
 
+def guard_reasons(data_dir: Path, pair: PairConfig, the_plan: Plan) -> list[str]:
+    """What the guards say of a plan, on a cache connection of the caller's thread (the
+    console's sync dialog asks this in its planning thread)."""
+    with Cache.open(data_dir) as cache:
+        if cache.refresh_info(pair.name) is None:
+            return []
+        return guards.check(
+            the_plan, guard_counts(cache, pair, the_plan), guards.Thresholds.of(pair)
+        )
+
+
 def guard_counts(cache: Cache, pair: PairConfig, the_plan: Plan) -> guards.Counts:
     info = cache.refresh_info(pair.name)
     assert info is not None  # a plan is only built after a refresh

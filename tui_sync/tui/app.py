@@ -24,6 +24,7 @@ from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
 from tui_sync.model import Capabilities, Field, Plan, Side
+from tui_sync.scheduler import guard_reasons
 from tui_sync.text import inert
 from tui_sync.tui import actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
@@ -364,6 +365,7 @@ class TuiSyncApp(App[None]):
             self.origin(),
             fields=VIEW_FIELDS.get(self.view.key),
             default_scope=default,
+            guard=partial(guard_reasons, self.data_dir, self.pair),
         )
         self.push_screen(dialog, self._sync_chosen)
 

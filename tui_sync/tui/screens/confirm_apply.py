@@ -10,7 +10,7 @@ asks for the change count to be typed instead of `y`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
 from tui_sync.model import Plan, other_side, side_label
+from tui_sync.text import inert
 
 # The pair's config has no key for it (yet): plans over this many changes ask for the count.
 TYPE_COUNT_OVER = 500
@@ -38,13 +39,15 @@ class ConfirmApply(ModalScreen[bool]):
     TYPE_COUNT_OVER: ClassVar[int] = TYPE_COUNT_OVER
     clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
 
-    def __init__(self, plan: Plan, master: bool, origin: str) -> None:
+    def __init__(self, plan: Plan, master: bool, origin: str, guards: Sequence[str] = ()) -> None:
         super().__init__()
         self.plan = plan
         self.master = master
         self.origin = origin
+        # Reasons the mass-change guards gave (guards.py): the same confirmation as the master.
+        self.guards = list(guards)
         self.count = len(plan.changes)
-        self.typed = master or self.count > self.TYPE_COUNT_OVER
+        self.typed = master or bool(self.guards) or self.count > self.TYPE_COUNT_OVER
         self._shown_at = self._now()
 
     def _now(self) -> float:
@@ -65,6 +68,9 @@ class ConfirmApply(ModalScreen[bool]):
         else:
             text.append(" (not the master).")
         text.append(f"\n{self.origin}")
+        for reason in self.guards:
+            text.append("\nGuard: ", style="bold reverse")
+            text.append(inert(reason))
         if self.typed:
             text.append(f"\nType {self.count} and press Enter to write; n or Esc goes back.")
         else:

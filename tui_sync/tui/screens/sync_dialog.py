@@ -58,7 +58,7 @@ def _table() -> Table:
     return Table(box=None, show_header=False, pad_edge=False, expand=True, padding=(0, 1, 0, 0))
 
 
-def plan_renderable(the_plan: Plan, origin: str) -> RenderableType:
+def plan_renderable(the_plan: Plan, origin: str, guards: Sequence[str] = ()) -> RenderableType:
     """The plan in words: what changes from what to what, and what is refused and why.
     Every SKU and reason is remote text: rich `Text`, made inert, never markup."""
     head = Text()
@@ -67,6 +67,11 @@ def plan_renderable(the_plan: Plan, origin: str) -> RenderableType:
     head.append(f"{len(the_plan.refusals):,}", style="bold")
     head.append(f" refused, {the_plan.unchanged:,} already equal\n{origin}")
     parts: list[RenderableType] = [head]
+    for reason in guards:
+        warning = Text("Guard: ", style="bold reverse")
+        warning.append(inert(reason))
+        warning.append(" (writing asks for the change count typed)")
+        parts.append(warning)
     changes = the_plan.changes[:PLAN_LINES_SHOWN]
     refusals = the_plan.refusals[:PLAN_LINES_SHOWN]
     width = _sku_width([c.sku for c in changes] + [r.sku for r in refusals])
@@ -125,6 +130,7 @@ class SyncDialog(ModalScreen[Plan | None]):
         origin: str,
         fields: tuple[Field, ...] | None = None,
         default_scope: str | None = None,
+        guard: Callable[[Plan], list[str]] | None = None,
     ) -> None:
         super().__init__()
         self.pair = pair
@@ -136,6 +142,9 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.default_scope = default_scope or (self.scopes[0].key if self.scopes else "")
         self.plan: Plan | None = None
         self.plan_origin = ""
+        # The mass-change guards of `sync` and `auto` (guards.py), run with the plan.
+        self.guard = guard
+        self.guard_reasons: list[str] = []
         self.reviewing = False
         self._planning = 0  # which plan request is current: an older answer is dropped
 
@@ -267,14 +276,17 @@ class SyncDialog(ModalScreen[Plan | None]):
             self.capabilities[target],
             self.capabilities[other_side(target)],
         )
-        self.app.call_from_thread(self._planned, the_plan, scope, token)
+        reasons = self.guard(the_plan) if self.guard and not the_plan.is_empty else []
+        self.app.call_from_thread(self._planned, the_plan, scope, token, reasons)
 
-    def _planned(self, the_plan: Plan, scope: Scope, token: int) -> None:
+    def _planned(self, the_plan: Plan, scope: Scope, token: int, reasons: list[str]) -> None:
         if token != self._planning or not self.reviewing:
             return  # the user went back (or planned again) meanwhile: this plan is stale
         self.plan = the_plan
+        self.guard_reasons = reasons
         self.plan_origin = f"{scope.label} · {self.origin}"
-        self.query_one("#plan-text", Static).update(plan_renderable(the_plan, self.plan_origin))
+        shown = plan_renderable(the_plan, self.plan_origin, reasons)
+        self.query_one("#plan-text", Static).update(shown)
         self.query_one("#apply", Button).disabled = the_plan.is_empty
         # Focus on Back: a stray Enter (or an auto-repeated one) must never go on to write.
         self.query_one("#back", Button).focus()
@@ -294,7 +306,8 @@ class SyncDialog(ModalScreen[Plan | None]):
             if write and self.plan is the_plan:
                 self.dismiss(the_plan)
 
-        self.app.push_screen(ConfirmApply(the_plan, master, self.plan_origin), answered)
+        prompt = ConfirmApply(the_plan, master, self.plan_origin, self.guard_reasons)
+        self.app.push_screen(prompt, answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
