@@ -165,7 +165,23 @@ def _schema_v3(db: sqlite_utils.Database) -> None:
 
 
 # Migrations in order: MIGRATIONS[n] brings a cache from schema n to n + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_schema_v1, _schema_v2, _schema_v3]
+def _schema_v4(db: sqlite_utils.Database) -> None:
+    """Rows by the items they pair: an incremental refresh rescores the rows of the items that
+    changed, found by these instead of a scan of every row."""
+    db.executescript(
+        """
+        CREATE INDEX rows_by_store_item ON rows (pair, store_rid);
+        CREATE INDEX rows_by_backoffice_item ON rows (pair, backoffice_rid);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _schema_v1,
+    _schema_v2,
+    _schema_v3,
+    _schema_v4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

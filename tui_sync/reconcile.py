@@ -255,9 +255,25 @@ def rescore(cache: Cache, pair: str, policy: Policy, keys: Sequence[str]) -> Non
 
 
 def rescore_items(cache: Cache, pair: str, policy: Policy, rowids: Sequence[int]) -> None:
-    """Recompute the rows of these items (cache rowids), after a refresh changed their values."""
+    """Recompute the rows of these items (cache rowids), after a refresh changed their values:
+    their keys first, one indexed lookup per side (an OR of the two would scan every row)."""
     ids = [int(r) for r in rowids]
-    _rescore(cache, pair, policy, "(r.store_rid IN ({0}) OR r.backoffice_rid IN ({0}))", ids)
+    keys: set[str] = set()
+    for start in range(0, len(ids), 400):
+        part = ", ".join(str(i) for i in ids[start : start + 400])
+        for column, index in (
+            ("store_rid", "rows_by_store_item"),
+            ("backoffice_rid", "rows_by_backoffice_item"),
+        ):
+            keys.update(
+                str(k)
+                for (k,) in cache.conn.execute(
+                    f"SELECT key FROM rows INDEXED BY {index} "
+                    f"WHERE pair = ? AND {column} IN ({part})",
+                    (pair,),
+                )
+            )
+    rescore(cache, pair, policy, sorted(keys))
 
 
 def _rescore(
