@@ -23,7 +23,7 @@ from tests.writekit import (
     in_sync_with_quantity,
     journal_entries,
     plant_store_quantities,
-    ram_dir,
+    refreshed_home,
     run_ids,
     wait_for,
     zero_backoffice,
@@ -40,9 +40,7 @@ FIXED = datetime(2026, 12, 1, 3, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Home]:
-    with ram_dir(tmp_path) as root:
-        home = Home.make(root, SIZE)
-        home.ok("refresh")
+    with refreshed_home(tmp_path, SIZE) as home:
         yield home
 
 

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.writekit import PAIR, Home, journal_entries, ram_dir, remote_value, run_ids, wait_for
+from tests.writekit import (
+    PAIR,
+    Home,
+    journal_entries,
+    q_rows,
+    refreshed_home,
+    remote_value,
+    run_ids,
+    wait_for,
+)
 from tui_sync import journal, sync
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
@@ -34,9 +43,7 @@ QTY = ("sync", "--to", "store", "--fields", "quantity", "--sku")
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Home]:
-    with ram_dir(tmp_path) as root:
-        home = Home.make(root, SIZE)
-        home.ok("refresh")
+    with refreshed_home(tmp_path, SIZE) as home:
         yield home
 
 
@@ -58,16 +65,6 @@ def held_by(home: Home, what: str, with_run: bool = False) -> dict[str, object]:
         return None
 
     return wait_for(f"the pair held by {what}", probe)
-
-
-def q_rows(home: Home, n: int) -> list[Row]:
-    rows = [
-        r
-        for r in home.rows(["out_of_sync"])
-        if r.cells["Q"] == "N" and r.backoffice and (r.backoffice.quantity or 0) >= 0
-    ]
-    assert len(rows) >= n
-    return rows[:n]
 
 
 def skus(rows: Sequence[Row]) -> str:

@@ -13,7 +13,11 @@ import pytest
 import sqlite_utils
 
 from tests.cli_helpers import fingerprint
-from tests.writekit import Home, ram_dir, zero_backoffice
+from tests.writekit import (
+    Home,
+    refreshed_home,
+    zero_backoffice,
+)
 from tui_sync import cache as cache_module
 from tui_sync import guards
 from tui_sync.cache import Cache
@@ -181,9 +185,7 @@ ALL_QTY = ("sync", "--to", "store", "--fields", "quantity", "--all")
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Home]:
-    with ram_dir(tmp_path) as root:
-        home = Home.make(root, SIZE)
-        home.ok("refresh")
+    with refreshed_home(tmp_path, SIZE) as home:
         yield home
 
 

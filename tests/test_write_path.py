@@ -24,7 +24,8 @@ from tests.writekit import (
     in_sync_with_quantity,
     journal_entries,
     plant_store_quantities,
-    ram_dir,
+    q_rows,
+    refreshed_home,
     remote_value,
     run_ids,
     write_calls,
@@ -45,21 +46,8 @@ QTY = ("sync", "--to", "store", "--fields", "quantity", "--sku")
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Home]:
-    with ram_dir(tmp_path) as root:
-        home = Home.make(root, SIZE)
-        home.ok("refresh")
+    with refreshed_home(tmp_path, SIZE) as home:
         yield home
-
-
-def q_rows(home: Home, n: int) -> list[Row]:
-    """n rows whose store quantity is off, the back office's being >= 0: one write each."""
-    rows = [
-        r
-        for r in home.rows(["out_of_sync"])
-        if r.cells["Q"] == "N" and r.backoffice and (r.backoffice.quantity or 0) >= 0
-    ]
-    assert len(rows) >= n
-    return rows[:n]
 
 
 def skus(rows: Sequence[Row]) -> str:

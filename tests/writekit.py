@@ -242,3 +242,23 @@ def zero_backoffice(data: Path, n: int) -> list[str]:
     finally:
         conn.close()
     return [r.sku for r in rows]
+
+
+@contextmanager
+def refreshed_home(tmp_path: Path, size: int) -> Iterator[Home]:
+    """A Home with a sandbox of `size` SKUs, refreshed once through the CLI."""
+    with ram_dir(tmp_path) as root:
+        home = Home.make(root, size)
+        home.ok("refresh")
+        yield home
+
+
+def q_rows(home: Home, n: int) -> list[Row]:
+    """n rows whose store quantity is off, the back office's being >= 0: one write each."""
+    rows = [
+        r
+        for r in home.rows(["out_of_sync"])
+        if r.cells["Q"] == "N" and r.backoffice and (r.backoffice.quantity or 0) >= 0
+    ]
+    assert len(rows) >= n
+    return rows[:n]

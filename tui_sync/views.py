@@ -115,7 +115,16 @@ def view_counts(cache: Cache, pair: str, text: str = "") -> dict[str, int]:
 class ViewRows:
     """The rows of one view of one pair, optionally filtered; satisfies the grid's GridSource."""
 
-    def __init__(self, cache: Cache, pair: str, view: View = VIEWS[0], text: str = "") -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        pair: str,
+        view: View = VIEWS[0],
+        text: str = "",
+        positions: Sequence[int] | None = None,
+    ) -> None:
+        """The view's rows; with `positions` (ascending), exactly those rows (the Selected
+        view, whose rows are the grid's selection rather than a WHERE clause)."""
         self.cache = cache
         self.pair = pair
         self.view = view
@@ -123,7 +132,10 @@ class ViewRows:
         self._capacity = row_count(cache.conn, pair)
         extra, args = _filter(text)
         self._positions: Sequence[int]
-        if view.key == "all" and not extra:
+        if positions is not None:
+            self._positions = positions
+            self._capacity = max(self._capacity, positions[-1] + 1 if positions else 0)
+        elif view.key == "all" and not extra:
             self._positions = range(self._capacity)
         else:
             # With a filter, the name must be read anyway: then the index is the planner's call.

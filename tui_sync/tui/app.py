@@ -41,7 +41,7 @@ from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
-from tui_sync.tui.selected_rows import SELECTED_VIEW, SelectedRows
+from tui_sync.tui.selected_rows import SELECTED_VIEW
 from tui_sync.tui.view_bar import ViewBar
 from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, stream_rows, view_counts
 
@@ -181,7 +181,8 @@ class TuiSyncApp(App[None]):
         if self.view is SELECTED_VIEW:
             # Exactly the selected rows, whatever the filter: what "all selected" would sync.
             positions = self.grid.selected_positions()
-            self.grid.set_source(SelectedRows(self.cache, self.pair.name, positions), keep_cursor)
+            rows = ViewRows(self.cache, self.pair.name, SELECTED_VIEW, positions=positions)
+            self.grid.set_source(rows, keep_cursor)
             return
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
         self.grid.set_source(source, keep_cursor=keep_cursor)
