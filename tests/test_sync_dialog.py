@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from textual.pilot import Pilot
 from tests.conftest import make_app, settle
 from tests.screen import screen_text
 from tui_sync import journal
+from tui_sync.model import Row
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
 from tui_sync.tui.screens.sync_dialog import SyncDialog
@@ -246,3 +249,31 @@ async def test_the_mass_change_guards_hold_a_console_sync_until_the_count_is_typ
         await pilot.press("escape", "escape", "escape")
         assert runs(app) == 0
     assert remote(data_dir) == before  # nothing written
+
+
+async def test_the_footer_offers_apply_once_a_slow_plan_arrives(data_dir: Path) -> None:
+    """The plan is made in a thread: when it arrives after the screen has settled, the footer
+    must still learn that `a Apply…` now works (CI once caught it missing)."""
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select_out_of_sync(app, pilot)
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SyncDialog)
+        release = threading.Event()
+        load = dialog.load
+
+        def slow_load(positions: Sequence[int]) -> Iterable[Row]:
+            release.wait(10)
+            return load(positions)
+
+        dialog.load = slow_load
+        await pilot.press("p")
+        for _ in range(3):
+            await pilot.pause()
+        assert "Apply…" not in screen_text(app).splitlines()[-1]  # nothing to apply yet
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert dialog.plan is not None and not dialog.plan.is_empty
+        assert "a Apply…" in screen_text(app).splitlines()[-1]

@@ -288,6 +288,7 @@ class SyncDialog(ModalScreen[Plan | None]):
         shown = plan_renderable(the_plan, self.plan_origin, reasons)
         self.query_one("#plan-text", Static).update(shown)
         self.query_one("#apply", Button).disabled = the_plan.is_empty
+        self.refresh_bindings()  # `a Apply…` works from now on: the footer must say so
         # Focus on Back: a stray Enter (or an auto-repeated one) must never go on to write.
         self.query_one("#back", Button).focus()
 
