@@ -176,11 +176,58 @@ def _schema_v4(db: sqlite_utils.Database) -> None:
     )
 
 
+# Each row's sort keys, stored by reconcile's scoring and indexed, so that sorting a view is one
+# index scan rather than a read of every row and its items. Written over the paired items'
+# values in millionths (sq/bq quantities, sp/bp prices, sc/bc costs; NULL where a side lacks
+# one): floats are fine here, they only order rows and are never shown or written.
+ROW_SORT_VALUES = {
+    # the quantity gap, in millionths of a unit
+    "q_gap": "abs(sq - bq)",
+    # the price gap in % of the back office's price (a gap from a zero price sorts first)
+    "p_gap": "CASE WHEN sp = bp THEN 0.0 WHEN bp = 0 THEN 1e300 "
+    "ELSE abs(sp - bp) * 100.0 / abs(bp) END",
+    # value at risk: the quantity gap at cost, or at price where neither side has a cost
+    "risk": "abs(sq - bq) / 1e6 * (COALESCE(bc, sc, bp, sp) / 1e6)",
+}
+
+
+def _schema_v5(db: sqlite_utils.Database) -> None:
+    """Sort keys per row (ROW_SORT_VALUES) and the brand the breakdown counts by, indexed for
+    the console's sort (`o`): existing rows get them here, later ones from reconcile."""
+    values = ", ".join(f"{expr} AS {name}" for name, expr in ROW_SORT_VALUES.items())
+    db.executescript(
+        f"""
+        ALTER TABLE rows ADD COLUMN q_gap INTEGER;
+        ALTER TABLE rows ADD COLUMN p_gap REAL;
+        ALTER TABLE rows ADD COLUMN risk REAL;
+        ALTER TABLE rows ADD COLUMN brand TEXT;
+        UPDATE rows SET q_gap = x.q_gap, p_gap = x.p_gap, risk = x.risk, brand = x.brand
+        FROM (
+            SELECT pair, pos, brand, {values} FROM (
+                SELECT r.pair, r.pos, COALESCE(b.brand, s.brand) AS brand,
+                       s.quantity_u AS sq, b.quantity_u AS bq, s.price_u AS sp,
+                       b.price_u AS bp, s.cost_u AS sc, b.cost_u AS bc
+                FROM rows AS r
+                LEFT JOIN items AS s ON s.rowid = r.store_rid
+                LEFT JOIN items AS b ON b.rowid = r.backoffice_rid
+            )
+        ) AS x
+        WHERE rows.pair = x.pair AND rows.pos = x.pos;
+        -- biggest first, ties in SKU order: each index is the order of its sort as it stands
+        CREATE INDEX rows_by_name ON rows (pair, name COLLATE NOCASE, pos);
+        CREATE INDEX rows_by_q_gap ON rows (pair, q_gap DESC, pos);
+        CREATE INDEX rows_by_p_gap ON rows (pair, p_gap DESC, pos);
+        CREATE INDEX rows_by_risk ON rows (pair, risk DESC, pos);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _schema_v1,
     _schema_v2,
     _schema_v3,
     _schema_v4,
+    _schema_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tui_sync.cache import Cache, options_text
+from tui_sync.cache import ROW_SORT_VALUES, Cache, options_text
 from tui_sync.model import Capabilities, Row, Status
 from tui_sync.money import MICROS
 
@@ -45,6 +45,7 @@ _SCORED = {
     "name_bare": "{a}.name_bare",
     "variant_sig": "{a}.variant_sig",
     "brand_key": "lower(trim(COALESCE({a}.brand, '')))",
+    "brand": "{a}.brand",
     "quantity": "{a}.quantity_u",
     "price_u": "{a}.price_u",
     "cost_u": "{a}.cost_u",
@@ -167,7 +168,7 @@ WITH cells AS (
            src.pending * 1000000 AS pending_u,
            COALESCE(src.s_exact, 1) AND COALESCE(src.b_exact, 1) AS exact,
            src.s_price AS s_price, src.b_price AS b_price, src.s_cost AS s_cost,
-           src.b_cost AS b_cost
+           src.b_cost AS b_cost, COALESCE(src.b_brand, src.s_brand) AS brand
     FROM {src} AS src
     WHERE src.pair = :pair {where}
 ), coded AS (
@@ -207,13 +208,13 @@ SELECT pair, pos, key, sku, name,
             WHEN 'N' IN (c_q, c_qn, c_p, c_c) THEN 'out_of_sync'
             ELSE 'in_sync' END AS status,
        store_rid, backoffice_rid, sides, duplicate, pending,
-       c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c
+       c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, SORT_VALUES
 FROM coded
-"""
+""".replace("SORT_VALUES", ", ".join(f"{e} AS {n}" for n, e in ROW_SORT_VALUES.items()))
 
 _ROW_COLUMNS = (
     "pair, pos, key, sku, name, status, store_rid, backoffice_rid, sides, duplicate, pending, "
-    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c"
+    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, " + ", ".join(ROW_SORT_VALUES)
 )
 
 
