@@ -90,6 +90,16 @@ class Narrowing:
     where: str
     args: tuple[object, ...] = ()
 
+    def within(self, outer: Narrowing | None) -> Narrowing:
+        """This narrowing of rows already narrowed by `outer` (a breakdown of a breakdown)."""
+        if outer is None:
+            return self
+        return Narrowing(
+            f"{outer.label}, {self.label}",
+            f"({outer.where}) AND ({self.where})",
+            (*outer.args, *self.args),
+        )
+
 
 _CODE_COLUMNS = ", ".join(f"r.c_{c.lower()}" for c in CODES)
 _ROW_SELECT = (
@@ -233,6 +243,14 @@ def view_order(
     backwards = array("q", members)
     backwards.reverse()
     return backwards
+
+
+def index_in(positions: Sequence[int], pos: int) -> int | None:
+    """Where a position is in a view's order (a range answers at once, an array in C)."""
+    try:
+        return positions.index(pos)
+    except ValueError:
+        return None
 
 
 def _mask(members: Sequence[int], wanted: Sequence[int]) -> Iterator[int]:

@@ -51,6 +51,28 @@ ACTIONS: tuple[Action, ...] = (
         "Stop",
         "Stop the running refresh (at once) or sync (after the batch in flight)",
     ),
+    Action(
+        "sort",
+        "o",
+        "sort",
+        "Sort",
+        "Sort the view: SKU, name, quantity gap, price gap (%), value at risk or status",
+    ),
+    Action("reverse_sort", "O", "reverse_sort", "Reverse", "Reverse the sort of the view"),
+    Action(
+        "goto",
+        "g",
+        "goto_sku",
+        "Go to",
+        "Go to a SKU (its start or letters in order), in this view or else in All",
+    ),
+    Action(
+        "breakdown",
+        "F",
+        "breakdown",
+        "Breakdown",
+        "The view by code, brand and size of gap: Enter shows only a line, space selects it",
+    ),
     *(
         Action(
             f"view_{view.key}",

@@ -6,7 +6,7 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
+from tui_sync import breakdown
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
@@ -32,8 +33,11 @@ from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import (
     CountsReady,
     LongestSku,
+    OrderReady,
     Progress,
     RefreshDone,
+    RowsToSelect,
+    SkuFound,
     SyncDone,
     WorkFailed,
 )
@@ -41,9 +45,23 @@ from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
+from tui_sync.tui.screens.triage import BreakdownScreen, GotoScreen, OfferAllScreen, SortScreen
 from tui_sync.tui.selected_rows import SELECTED_VIEW
 from tui_sync.tui.view_bar import ViewBar
-from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, stream_rows, view_counts
+from tui_sync.views import (
+    SKU_ORDER,
+    VIEW_BY_KEY,
+    VIEWS,
+    Narrowing,
+    Sort,
+    View,
+    ViewRows,
+    index_in,
+    positions_of,
+    stream_rows,
+    view_counts,
+    view_order,
+)
 
 # The sync dialog's fields follow the view it was opened from.
 VIEW_FIELDS: dict[str, tuple[Field, ...]] = {"quantity": ("quantity",), "price": ("price",)}
@@ -108,6 +126,13 @@ class TuiSyncApp(App[None]):
         self.last_refresh: str = "not refreshed yet"
         self._filter_timer: Timer | None = None
         self._counted_since_open = False
+        # The order of the view (`o`, `O`) and a breakdown line it is narrowed to (`F`): both
+        # stay across views, filters and refreshes until changed.
+        self.sort: Sort = SKU_ORDER
+        self.reverse = False
+        self.narrow: Narrowing | None = None
+        self._order_token = 0  # the latest order asked for; an older answer is dropped
+        self.ordering = False  # an order is being computed (the status line says so)
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -126,6 +151,7 @@ class TuiSyncApp(App[None]):
         yield DiscrepancyGrid(id="grid")
         with Horizontal(id="status"):
             yield Label("", id="status-label")
+            yield Label("", id="order")
             yield ProgressBar(id="progress", show_eta=False)
         yield Footer()
 
@@ -136,6 +162,7 @@ class TuiSyncApp(App[None]):
     def on_mount(self) -> None:
         self._read_capabilities()
         self.query_one("#progress").display = False
+        self.query_one("#order").display = False
         info = self.cache.refresh_info(self.pair.name)
         if info is not None:
             self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
@@ -177,7 +204,33 @@ class TuiSyncApp(App[None]):
             "backoffice": capabilities(self.pair.backoffice, "backoffice"),
         }
 
-    def _load_view(self, keep_cursor: bool = False) -> None:
+    @property
+    def ordered(self) -> bool:
+        """A sort or a breakdown line is on: the view's order is computed off the UI thread."""
+        return self.sort is not SKU_ORDER or self.reverse or self.narrow is not None
+
+    def _load_view(self, keep_cursor: bool = False, follow: str | None = None) -> None:
+        """Show the view. Sorted or narrowed, it is ordered by a thread worker (an index scan
+        of the whole pair) and the cursor then follows its row by key (`keep_cursor`), or goes
+        to the row of key `follow`; until then the rows shown stay as they were."""
+        if self.ordered or follow is not None:
+            row = self.grid.current_row if keep_cursor else None
+            self._order_token += 1
+            self.ordering = True
+            selected = self.grid.selected_positions() if self.view is SELECTED_VIEW else None
+            text = "" if self.view is SELECTED_VIEW else self.filter_text
+            self._order_worker(
+                self._order_token,
+                self.view,
+                text,
+                selected,
+                follow or (row.key if row is not None else None),
+                (self.sort, self.reverse, self.narrow),
+            )
+            self._show_order()
+            return
+        self.ordering = False
+        self._show_order()
         if self.view is SELECTED_VIEW:
             # Exactly the selected rows, whatever the filter: what "all selected" would sync.
             positions = self.grid.selected_positions()
@@ -186,6 +239,75 @@ class TuiSyncApp(App[None]):
             return
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
         self.grid.set_source(source, keep_cursor=keep_cursor)
+
+    @work(thread=True, exclusive=True, group="order", exit_on_error=False)
+    def _order_worker(
+        self,
+        token: int,
+        view: View,
+        text: str,
+        selected: list[int] | None,
+        follow: str | None,
+        order: tuple[Sort, bool, Narrowing | None],
+    ) -> None:
+        sort, reverse, narrow = order
+        try:
+            with Cache.open(self.data_dir) as cache:
+                positions = view_order(
+                    cache,
+                    self.pair.name,
+                    view,
+                    text,
+                    narrow=narrow,
+                    selected=selected,
+                    sort=sort,
+                    reverse=reverse,
+                )
+            cursor = None
+            if follow is not None:
+                now = positions_of(self.data_dir, self.pair.name, [follow])
+                cursor = index_in(positions, now[0]) if now else None
+            self.post_message(OrderReady(token, positions, cursor))
+        except Exception as exc:  # one line in the status bar; the rows shown stay
+            self.post_message(OrderReady(token, None, error=str(exc).splitlines()[0]))
+
+    def on_order_ready(self, message: OrderReady) -> None:
+        if message.token != self._order_token:
+            return  # a newer sort, view or refresh asked since
+        self.ordering = False
+        if message.positions is None:
+            self._show_order()
+            self.say(f"Sorting failed: {message.error}", severity="error")
+            return
+        text = "" if self.view is SELECTED_VIEW else self.filter_text
+        rows = ViewRows(
+            self.cache,
+            self.pair.name,
+            self.view,
+            text,
+            positions=message.positions,
+            sort=self.sort,
+            reverse=self.reverse,
+            narrow=self.narrow,
+        )
+        self.grid.set_source(rows)
+        if message.cursor is not None:
+            self.grid.cursor_row = message.cursor
+        self._show_order()
+
+    def _show_order(self) -> None:
+        """The sort and the breakdown line in the status line (hidden when neither is on)."""
+        parts = []
+        if self.sort is not SKU_ORDER or self.reverse:
+            parts.append(f"sort: {self.sort.label}" + (", reversed" if self.reverse else ""))
+        if self.narrow is not None:
+            parts.append(f"only {self.narrow.label} (Esc: all)")
+        text = " · ".join(parts)
+        if self.ordering:
+            text = f"sorting… {text}"
+        label = self.query_one("#order", Label)
+        label.update(Text(text))
+        label.display = bool(text)
 
     def _update_bars(self) -> None:
         # Names come from the config, still shown as plain text: never parsed as markup.
@@ -271,6 +393,106 @@ class TuiSyncApp(App[None]):
             box.remove_class("open")
             self.grid.focus()
 
+    # --- triage: sort, go to a SKU, breakdown -------------------------------------------------
+
+    def action_sort(self) -> None:
+        self.push_screen(SortScreen(self.sort), self._sort_chosen)
+
+    def _sort_chosen(self, sort: Sort | None) -> None:
+        if sort is None:
+            return
+        self.sort, self.reverse = sort, False
+        self._load_view()
+
+    def action_reverse_sort(self) -> None:
+        self.reverse = not self.reverse
+        self._load_view()
+
+    def action_goto_sku(self) -> None:
+        self.push_screen(GotoScreen(), self._goto_chosen)
+
+    def _goto_chosen(self, text: str | None) -> None:
+        source = self.grid.source
+        if text is None or source is None:
+            return
+        self._goto_worker(text, source.positions())
+
+    @work(thread=True, exclusive=True, group="goto", exit_on_error=False)
+    def _goto_worker(self, text: str, positions: Sequence[int]) -> None:
+        try:
+            with Cache.open(self.data_dir) as cache:
+                found = breakdown.find_sku(cache, self.pair.name, text)
+        except Exception as exc:
+            self.call_from_thread(self.say, f"Go to failed: {exc}", "error")
+            return
+        index = index_in(positions, found.pos) if found is not None else None
+        self.post_message(SkuFound(text, found, index))
+
+    def on_sku_found(self, message: SkuFound) -> None:
+        found = message.found
+        if found is None:
+            self.say(f"No SKU like “{message.text.strip()}”", severity="warning")
+            return
+        if message.index is not None:
+            self.grid.cursor_row = message.index
+            return
+        self.push_screen(
+            OfferAllScreen(found.sku, self.view.label), partial(self._offer_answered, found)
+        )
+
+    def _offer_answered(self, found: breakdown.Found, show: bool | None) -> None:
+        if not show:
+            return
+        # All, unfiltered and not narrowed, holds every row: the sort stays.
+        self.view, self.narrow = VIEWS[0], None
+        if self.filter_text:
+            self.query_one("#filter", Input).value = ""
+            self.filter_text = ""
+            self.counts = view_counts(self.cache, self.pair.name)
+        self._load_view(follow=found.key)
+        self._update_bars()
+
+    def action_breakdown(self) -> None:
+        view, narrow = self.view, self.narrow
+        selected = self.grid.selected_positions() if view is SELECTED_VIEW else None
+        text = "" if selected is not None else self.filter_text
+
+        def count() -> list[breakdown.Line]:  # on the screen's thread worker
+            with Cache.open(self.data_dir) as cache:
+                return breakdown.breakdown(cache, self.pair.name, view, text, narrow, selected)
+
+        def select(line: Narrowing) -> None:
+            self._select_worker(view, text, line.within(narrow), selected)
+
+        title = f"Breakdown of “{view.label}”"
+        if narrow is not None:
+            title += f", only {narrow.label}"
+        self.push_screen(BreakdownScreen(title, count, select), self._breakdown_chosen)
+
+    def _breakdown_chosen(self, line: Narrowing | None) -> None:
+        if line is None:
+            return
+        self.narrow = line.within(self.narrow)
+        self._load_view()
+
+    @work(thread=True, group="select", exit_on_error=False)
+    def _select_worker(
+        self, view: View, text: str, narrow: Narrowing, selected: list[int] | None
+    ) -> None:
+        try:
+            with Cache.open(self.data_dir) as cache:
+                found = view_order(
+                    cache, self.pair.name, view, text, narrow=narrow, selected=selected
+                )
+        except Exception as exc:
+            self.call_from_thread(self.say, f"Selecting failed: {exc}", "error")
+            return
+        self.post_message(RowsToSelect(found, narrow.label))
+
+    def on_rows_to_select(self, message: RowsToSelect) -> None:
+        self.grid.add_to_selection(message.positions)
+        self.say(f"Selected {len(message.positions):,} row(s): {message.label}")
+
     def action_select_all(self) -> None:
         self.grid.select_all_in_view()
 
@@ -320,6 +542,9 @@ class TuiSyncApp(App[None]):
             return  # Esc there clears the filter (on_key)
         if self.busy and self.running.stop():
             self._status(f"Stopping the {self.busy.lower()}…")
+        elif not self.busy and self.narrow is not None:  # back from a breakdown line
+            self.narrow = None
+            self._load_view()
 
     def action_refresh(self) -> None:
         if self._start("Refresh"):
@@ -338,6 +563,7 @@ class TuiSyncApp(App[None]):
         grid = self.grid
         scopes: list[Scope] = []
         visible = grid.selected_positions_in_view()
+        visible.sort()  # in SKU order whatever the sort, as a plan lists them (C-fast if so)
         if visible:
             scopes.append(Scope("visible", f"In this view ({len(visible):,})", visible))
         total = grid.selected_count
@@ -421,7 +647,10 @@ class TuiSyncApp(App[None]):
         run = message.run
         self._take_counts(message.counts)
         self.grid.clear_selection()
-        self.grid.reload()
+        if self.ordered:  # the gaps moved: the order too
+            self._load_view(keep_cursor=True)
+        else:
+            self.grid.reload()
         bad = run.count("conflict") + run.count("failed")
         text = (
             f"Run {run.run_id}: {run.count('done')} written, {bad} conflict/failed, "

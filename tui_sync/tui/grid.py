@@ -351,6 +351,13 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         self._in_view = self._count_in_view()
         self._selection_changed(whole_screen=True)
 
+    def add_to_selection(self, positions: Iterable[int]) -> None:
+        """Select these positions too (a breakdown line's rows), keeping the rest."""
+        for pos in positions:
+            self._mark(pos)
+        self._in_view = self._count_in_view()
+        self._selection_changed(whole_screen=True)
+
     def clear_selection(self) -> None:
         self._bits = bytearray(len(self._bits))
         self._selected = 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.message import Message
 
+from tui_sync.breakdown import Found
 from tui_sync.journal import Run
 from tui_sync.refresh import RefreshSummary
 
@@ -66,3 +69,41 @@ class LongestSku(Message):
     def __init__(self, cells: int) -> None:
         super().__init__()
         self.cells = cells
+
+
+class OrderReady(Message):
+    """A view's rows in the chosen sort (views.view_order), ordered off the UI thread;
+    `cursor`: the index of the row the cursor follows (by key), if it is in the view."""
+
+    def __init__(
+        self,
+        token: int,
+        positions: Sequence[int] | None,
+        cursor: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.positions = positions
+        self.cursor = cursor
+        self.error = error
+
+
+class SkuFound(Message):
+    """The answer to `g`: the row found (None: no SKU like it), and its index in the view
+    that was on screen (None: not in it)."""
+
+    def __init__(self, text: str, found: Found | None, index: int | None) -> None:
+        super().__init__()
+        self.text = text
+        self.found = found
+        self.index = index
+
+
+class RowsToSelect(Message):
+    """Positions of a breakdown line's rows, found off the UI thread, to add to the selection."""
+
+    def __init__(self, positions: Sequence[int], label: str) -> None:
+        super().__init__()
+        self.positions = positions
+        self.label = label
