@@ -112,7 +112,25 @@ def order_label(app: TuiSyncApp) -> str:
     return str(label.render()) if label.display else ""
 
 
+def rename_one(data_dir: Path, name: str) -> None:
+    """A store item renamed behind our back, as in the vendor's UI."""
+    conn = remote.open_state(state_path(data_dir))
+    try:
+        with conn:
+            (item_id,) = conn.execute(
+                "SELECT id FROM items WHERE side = 'store' ORDER BY id LIMIT 1 OFFSET 50"
+            ).fetchone()
+            conn.execute(
+                "UPDATE items SET name = ?, version = version + 1, modified = ? "
+                "WHERE side = 'store' AND id = ?",
+                (name, remote.tick(conn), item_id),
+            )
+    finally:
+        conn.close()
+
+
 async def test_each_sort_puts_the_rows_in_its_order_on_screen(data_dir: Path) -> None:
+    rename_one(data_dir, "aardvark, in lower case")  # first by name, whatever the case
     app = make_app(data_dir)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(app, pilot)
@@ -121,6 +139,9 @@ async def test_each_sort_puts_the_rows_in_its_order_on_screen(data_dir: Path) ->
             shown = on_screen(app)
             assert len(shown) > 10
             assert shown == expected(app, sort.key)[: len(shown)], sort.key
+            if sort.key == "name":
+                assert app.grid.current_row is not None
+                assert app.grid.current_row.name == "aardvark, in lower case"
             assert app.grid.current_row is not None
             assert app.grid.current_row.sku == shown[0]  # a new sort starts at its top
             if sort.key == "sku":
@@ -181,15 +202,19 @@ async def test_the_sort_survives_a_view_switch_and_a_refresh_and_the_cursor_its_
         await pilot.press("1")
         await ordered(app, pilot)
         assert on_screen(app) == expected(app, "risk")[: len(shown)]
-        # In All it is still there; the cursor follows it across a refresh that moves it.
-        app.grid.cursor_row = expected(app, "risk").index(row.sku)
-        remote.set_value(state_path(data_dir), "store", row.store.id, "quantity", 10_000)
+        # In All, the cursor follows its row across a refresh that moves it.
+        await pilot.press("down")
+        moved = app.grid.current_row
+        assert moved is not None and moved.store is not None and moved.backoffice is not None
+        assert moved.sku == expected(app, "risk")[1]
+        remote.set_value(
+            state_path(data_dir), "store", moved.store.id, "quantity", moved.backoffice.quantity
+        )
         await pilot.press("r")
         await settle(app, pilot)
         cursor = app.grid.current_row
-        assert cursor is not None and cursor.sku == row.sku
-        assert app.grid.cursor_row == 0  # now the biggest risk of all
-        assert expected(app, "risk")[0] == row.sku
+        assert cursor is not None and cursor.sku == moved.sku
+        assert app.grid.cursor_row == expected(app, "risk").index(moved.sku) > 1
 
 
 def _holds_in_order(text: str, letters: str) -> bool:
