@@ -7,6 +7,7 @@ latency and peak memory, beside Textual's DataTable loading the same 10k rows as
     python bench/bench.py --write-path    # issue 8's rows instead (bench/write_path.py):
                                           # sync, incremental refresh, diff --json, views,
                                           # RSS per command, cursor-down in tmux
+    python bench/bench.py --triage        # sort, go to a SKU, breakdown (bench/triage.py)
 
 Each size runs in a fresh process so that its peak RSS is its own. Key latencies are measured
 through Textual's Pilot (key press -> handled -> screen refreshed) in a headless app of 120x40.
@@ -187,6 +188,9 @@ def main() -> None:
         "--write-path", action="store_true", help="issue 8's write-path rows (write_path.py)"
     )
     parser.add_argument("--no-tmux", action="store_true", help="--write-path without tmux")
+    parser.add_argument(
+        "--triage", action="store_true", help="sort, go to a SKU, breakdown (triage.py)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--datatable", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,6 +208,11 @@ def main() -> None:
             + (["--huge"] if args.huge else [])
             + (["--no-tmux"] if args.no_tmux else [])
         )
+        return
+    if args.triage:
+        import triage  # bench/ is on sys.path when this file runs as a script
+
+        triage.main(["--sizes", args.sizes] + (["--huge"] if args.huge else []))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.huge and 1_000_000 not in sizes:

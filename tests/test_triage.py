@@ -362,3 +362,44 @@ async def test_breakdown_space_selects_the_rows_of_a_line(data_dir: Path) -> Non
         assert set(app.grid.selected_positions()) == gaps
         await pilot.press("escape")
         assert f"{len(gaps):,} selected" in screen_text(app)
+
+
+def test_a_cache_of_the_previous_schema_gets_the_sort_keys_of_its_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    import sqlite_utils
+
+    from tui_sync import cache as cache_module
+    from tui_sync.cache import Cache
+    from tui_sync.views import SORT_BY_KEY, view_order
+
+    conn = sqlite3.connect(tmp_path / cache_module.CACHE_FILE, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migrate in cache_module.MIGRATIONS[:4]:  # as the release before this one left it
+        migrate(db)
+    conn.execute("PRAGMA user_version = 4")
+    items = "pair, side, id, sku_key, name, name_key, name_bare, brand, quantity_u, price_u, cost_u"
+    for rid, side, qty, price, cost, brand in (
+        (1, "store", 5, 10, None, "Acme"),  # row 0: 3 apart at cost 4: 12 at risk
+        (2, "backoffice", 8, 10, 4, None),
+        (3, "store", 1, 30, None, None),  # row 1: 2 apart, no cost: at the back office's price, 40
+        (4, "backoffice", 3, 20, None, "Zed"),
+    ):
+        micros = [None if v is None else v * 1_000_000 for v in (qty, price, cost)]
+        conn.execute(
+            f"INSERT INTO items (rowid, {items}) "
+            "VALUES (?, 'p', ?, ?, 'K', 'n', 'n', 'n', ?, ?, ?, ?)",
+            (rid, side, str(rid), brand, *micros),
+        )
+    for pos, store, backoffice in ((0, 1, 2), (1, 3, 4)):
+        conn.execute(
+            "INSERT INTO rows (pair, pos, key, sku, name, status, store_rid, backoffice_rid, "
+            "sides, duplicate, pending) VALUES ('p', ?, ?, ?, 'n', 'out_of_sync', ?, ?, 3, 0, 0)",
+            (pos, f"K{pos}", f"K{pos}", store, backoffice),
+        )
+    conn.close()
+    with Cache.open(tmp_path) as cache:
+        got = cache.conn.execute("SELECT q_gap, p_gap, risk, brand FROM rows ORDER BY pos")
+        assert got.fetchall() == [(3_000_000, 0.0, 12.0, "Acme"), (2_000_000, 50.0, 40.0, "Zed")]
+        assert list(view_order(cache, "p", sort=SORT_BY_KEY["risk"])) == [1, 0]
+        assert list(view_order(cache, "p", sort=SORT_BY_KEY["q_gap"])) == [0, 1]

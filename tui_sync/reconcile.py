@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tui_sync.cache import ROW_SORT_VALUES, Cache, options_text
+from tui_sync.cache import ROW_SORT_INDEXES, ROW_SORT_VALUES, Cache, options_text
 from tui_sync.model import Capabilities, Row, Status
 from tui_sync.money import MICROS
 
@@ -238,11 +238,15 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
             conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         for statement in _PAIRING:
             conn.execute(statement, {"pair": pair})
+        for index in ROW_SORT_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
         conn.execute("DELETE FROM rows WHERE pair = :pair", params)
         conn.execute(
             f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=_PAIRED, where=""),
             params,
         )
+        for index, columns in ROW_SORT_INDEXES.items():
+            conn.execute(f"CREATE INDEX {index} ON {columns}")
         for table in _PAIRING_TEMP_TABLES:
             conn.execute(f"DROP TABLE temp.{table}")
         count = conn.execute("SELECT count(*) FROM rows WHERE pair = ?", (pair,)).fetchone()[0]
