@@ -176,43 +176,68 @@ def _schema_v4(db: sqlite_utils.Database) -> None:
     )
 
 
-# Each row's sort keys, stored by reconcile's scoring and indexed, so that sorting a view is one
-# index scan rather than a read of every row and its items. Written over the paired items'
-# values in millionths (sq/bq quantities, sp/bp prices, sc/bc costs; NULL where a side lacks
-# one): floats are fine here, they only order rows and are never shown or written.
-ROW_SORT_VALUES = {
-    # the quantity gap, in millionths of a unit
-    "q_gap": "abs(sq - bq)",
-    # the price gap in % of the back office's price (a gap from a zero price sorts first)
-    "p_gap": "CASE WHEN sp = bp THEN 0.0 WHEN bp = 0 THEN 1e300 "
-    "ELSE abs(sp - bp) * 100.0 / abs(bp) END",
+# Sizes of gap the breakdown counts rows by: a row's size is 1 + the bounds its gap reaches,
+# 0 when it has no gap (or no value to compare).
+QUANTITY_SIZES = ("under 10", "10 to 99", "100 or more")
+QUANTITY_BOUNDS = (10, 100)  # units
+PRICE_SIZES = ("under 1 %", "1 to 10 %", "10 to 50 %", "50 % or more")
+PRICE_BOUNDS = (1, 10, 50)  # % of the back office's price
+
+
+def _size(gap: str, bounds: Sequence[int], scale: int = 1) -> str:
+    steps = " ".join(f"WHEN {gap} < {b * scale} THEN {i + 1}" for i, b in enumerate(bounds))
+    return f"CASE WHEN {gap} IS NULL OR {gap} = 0 THEN 0 {steps} ELSE {len(bounds) + 1} END"
+
+
+_QUANTITY_GAP = "abs(sq - bq)"  # in millionths of a unit
+# in % of the back office's price (a gap from a zero price counts as the biggest)
+_PRICE_GAP = (
+    "(CASE WHEN sp = bp THEN 0.0 WHEN bp = 0 THEN 1e300 ELSE abs(sp - bp) * 100.0 / abs(bp) END)"
+)
+
+# Each row's sort keys and sizes of gap, stored by reconcile's scoring and indexed, so that
+# sorting a view is one index scan and its breakdown one scan of an index, rather than reads
+# of every row and its items. Written over the paired items' values in millionths (sq/bq
+# quantities, sp/bp prices, sc/bc costs; NULL where a side lacks one): floats are fine here,
+# they only order and count rows and are never shown or written.
+ROW_TRIAGE_VALUES = {
+    "q_gap": _QUANTITY_GAP,
+    "p_gap": _PRICE_GAP,
     # value at risk: the quantity gap at cost, or at price where neither side has a cost
-    "risk": "abs(sq - bq) / 1e6 * (COALESCE(bc, sc, bp, sp) / 1e6)",
+    "risk": f"{_QUANTITY_GAP} / 1e6 * (COALESCE(bc, sc, bp, sp) / 1e6)",
+    "q_size": _size(_QUANTITY_GAP, QUANTITY_BOUNDS, 1_000_000),
+    "p_size": _size(_PRICE_GAP, PRICE_BOUNDS),
 }
 
-
-# Their indexes, biggest first and ties in SKU order: each is the order of its sort as it
-# stands. A full reconcile drops and rebuilds them around its insert (4x cheaper than keeping
-# four more B-trees up to date row by row).
-ROW_SORT_INDEXES = {
+# Their indexes. The sort indexes put the biggest first and ties in SKU order: each is the
+# order of its sort as it stands. The triage index holds what a view's WHERE and its breakdown
+# read, so a breakdown scans it alone, in its order (no sort). A full reconcile drops and
+# rebuilds them around its insert (4x cheaper than keeping them up to date row by row).
+ROW_TRIAGE_INDEXES = {
     "rows_by_name": "rows (pair, name COLLATE NOCASE, pos)",
     "rows_by_q_gap": "rows (pair, q_gap DESC, pos)",
     "rows_by_p_gap": "rows (pair, p_gap DESC, pos)",
     "rows_by_risk": "rows (pair, risk DESC, pos)",
+    "rows_triage": "rows (pair, status, c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, "
+    "q_size, p_size, brand)",
 }
 
 
 def _schema_v5(db: sqlite_utils.Database) -> None:
-    """Sort keys per row (ROW_SORT_VALUES) and the brand the breakdown counts by, indexed for
-    the console's sort (`o`): existing rows get them here, later ones from reconcile."""
-    values = ", ".join(f"{expr} AS {name}" for name, expr in ROW_SORT_VALUES.items())
+    """Sort keys and sizes of gap per row (ROW_TRIAGE_VALUES) and the brand the breakdown
+    counts by, indexed for the console's sort (`o`) and breakdown (`F`): existing rows get
+    them here, later ones from reconcile."""
+    values = ", ".join(f"{expr} AS {name}" for name, expr in ROW_TRIAGE_VALUES.items())
     db.executescript(
         f"""
         ALTER TABLE rows ADD COLUMN q_gap INTEGER;
         ALTER TABLE rows ADD COLUMN p_gap REAL;
         ALTER TABLE rows ADD COLUMN risk REAL;
+        ALTER TABLE rows ADD COLUMN q_size INTEGER;
+        ALTER TABLE rows ADD COLUMN p_size INTEGER;
         ALTER TABLE rows ADD COLUMN brand TEXT;
-        UPDATE rows SET q_gap = x.q_gap, p_gap = x.p_gap, risk = x.risk, brand = x.brand
+        UPDATE rows SET q_gap = x.q_gap, p_gap = x.p_gap, risk = x.risk, q_size = x.q_size,
+            p_size = x.p_size, brand = x.brand
         FROM (
             SELECT pair, pos, brand, {values} FROM (
                 SELECT r.pair, r.pos, COALESCE(b.brand, s.brand) AS brand,
@@ -226,7 +251,7 @@ def _schema_v5(db: sqlite_utils.Database) -> None:
         WHERE rows.pair = x.pair AND rows.pos = x.pos;
         """
     )
-    for name, columns in ROW_SORT_INDEXES.items():
+    for name, columns in ROW_TRIAGE_INDEXES.items():
         db.execute(f"CREATE INDEX {name} ON {columns}")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tui_sync.cache import ROW_SORT_INDEXES, ROW_SORT_VALUES, Cache, options_text
+from tui_sync.cache import ROW_TRIAGE_INDEXES, ROW_TRIAGE_VALUES, Cache, options_text
 from tui_sync.model import Capabilities, Row, Status
 from tui_sync.money import MICROS
 
@@ -210,11 +210,11 @@ SELECT pair, pos, key, sku, name,
        store_rid, backoffice_rid, sides, duplicate, pending,
        c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, SORT_VALUES
 FROM coded
-""".replace("SORT_VALUES", ", ".join(f"{e} AS {n}" for n, e in ROW_SORT_VALUES.items()))
+""".replace("SORT_VALUES", ", ".join(f"{e} AS {n}" for n, e in ROW_TRIAGE_VALUES.items()))
 
 _ROW_COLUMNS = (
     "pair, pos, key, sku, name, status, store_rid, backoffice_rid, sides, duplicate, pending, "
-    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, " + ", ".join(ROW_SORT_VALUES)
+    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, " + ", ".join(ROW_TRIAGE_VALUES)
 )
 
 
@@ -238,14 +238,14 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
             conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         for statement in _PAIRING:
             conn.execute(statement, {"pair": pair})
-        for index in ROW_SORT_INDEXES:
+        for index in ROW_TRIAGE_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {index}")
         conn.execute("DELETE FROM rows WHERE pair = :pair", params)
         conn.execute(
             f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=_PAIRED, where=""),
             params,
         )
-        for index, columns in ROW_SORT_INDEXES.items():
+        for index, columns in ROW_TRIAGE_INDEXES.items():
             conn.execute(f"CREATE INDEX {index} ON {columns}")
         for table in _PAIRING_TEMP_TABLES:
             conn.execute(f"DROP TABLE temp.{table}")
