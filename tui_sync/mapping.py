@@ -74,9 +74,10 @@ def check_map(cache: Cache, pair: str, store_sku: str, backoffice_sku: str) -> s
     back_key = sku_key(backoffice_sku, "backoffice", "")
     if store_key.startswith("\x00") or back_key.startswith("\x00"):
         return "a mapping needs two SKUs that are not blank"
+    sides: tuple[tuple[Side, str], ...] = (("store", store_sku), ("backoffice", backoffice_sku))
     unknown = [
         reason
-        for side, sku in (("store", store_sku), ("backoffice", backoffice_sku))
+        for side, sku in sides
         if (reason := _side_reason(cache, pair, side, sku)) is not None
         and reason.startswith("unknown")
     ]
@@ -94,7 +95,7 @@ def check_map(cache: Cache, pair: str, store_sku: str, backoffice_sku: str) -> s
             f"would create a duplicate: back-office SKU {inert(backoffice_sku)!r} is already "
             f"the target of store SKU {inert(targeting[0])!r}"
         )
-    for side, sku in (("store", store_sku), ("backoffice", backoffice_sku)):
+    for side, sku in sides:
         reason = _side_reason(cache, pair, side, sku)
         if reason is not None:
             return reason
