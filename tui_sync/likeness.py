@@ -136,9 +136,11 @@ def _of_side(side: Side) -> tuple[str, str]:
     return ("store_only", "store_rid") if side == "store" else ("backoffice_only", "backoffice_rid")
 
 
-def unmatched_item(cache: Cache, pair: str, rid: int) -> Unmatched | None:
+def unmatched_item(cache: Cache, pair: str, side: Side, item_id: str) -> Unmatched | None:
+    """A side's item (by its id) as the ranking sees it: one lookup by the items' unique key."""
     found = cache.conn.execute(
-        f"SELECT {_ITEM} FROM items AS i WHERE i.rowid = ? AND i.pair = ?", (rid, pair)
+        f"SELECT {_ITEM} FROM items AS i WHERE i.pair = ? AND i.side = ? AND i.id = ?",
+        (pair, side, item_id),
     ).fetchone()
     return None if found is None else _unmatched(found)
 

@@ -139,14 +139,13 @@ def unmap_sku(cache: Cache, pair: str, policy: Policy, store_sku: str) -> str:
     return back_key
 
 
-def mapping_of_row(cache: Cache, pair: str, store_rid: int | None) -> tuple[str, str] | None:
-    """(store key, back-office key) when the row's store item is matched by a mapping."""
-    if store_rid is None:
-        return None
+def mapping_of_item(cache: Cache, pair: str, store_item_id: str) -> tuple[str, str] | None:
+    """(store key, back-office key) when this store item is matched by a mapping."""
     found = cache.conn.execute(
         "SELECT m.store_key, m.backoffice_key FROM items AS i JOIN mappings AS m "
-        "ON m.pair = i.pair AND m.store_key = i.sku_key WHERE i.rowid = ? AND i.pair = ?",
-        (store_rid, pair),
+        "ON m.pair = i.pair AND m.store_key = i.sku_key "
+        "WHERE i.pair = ? AND i.side = 'store' AND i.id = ?",
+        (pair, store_item_id),
     ).fetchone()
     return None if found is None else (str(found[0]), str(found[1]))
 
