@@ -81,10 +81,10 @@ def likeness(a: Unmatched, b: Unmatched) -> Likeness:
     sku = 1 - distance / max(len(a.key), len(b.key), 1)
     if distance == 0:
         why.append("same SKU")
-    elif sku >= 0.5:
+    else:
         why.append(f"SKU {distance} edit{'s' if distance > 1 else ''} apart")
     name = difflib.SequenceMatcher(None, _fold(a.name), _fold(b.name), autojunk=False).ratio()
-    if name >= 0.5:
+    if name >= 0.3:
         why.append("same name" if name == 1 else f"names {int(name * 100)}% alike")
     same_price = a.price_u is not None and a.price_u == b.price_u
     if same_price:
