@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, journal, money, report
+from tui_sync import cli_auto, cli_map, journal, money, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_auto.add_sync_flags(sync)
     cli_auto.add_parser(sub, [common, pair, wait])
+    cli_map.add_parser(sub, [common, pair])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -253,6 +254,10 @@ def _run(args: argparse.Namespace) -> int:
         return _sync(data_dir, pair, args)
     if command == "auto":
         return cli_auto.run_auto(data_dir, pair, args)
+    if command in ("map", "unmap"):
+        cli_map.check_usage(args)
+        _ensure_refreshed(data_dir, pair).close()  # a mapping names items of the cache
+        return cli_map.run(data_dir, pair, args)
     raise UsageError(f"unknown command {command!r}")
 
 

@@ -27,12 +27,13 @@ from tui_sync.connectors import capabilities
 from tui_sync.model import Capabilities, Field, Plan, Side
 from tui_sync.scheduler import guard_reasons
 from tui_sync.text import inert
-from tui_sync.tui import actions, workers
+from tui_sync.tui import actions, map_actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import (
     CountsReady,
     LongestSku,
+    MappingDone,
     OrderReady,
     Progress,
     RefreshDone,
@@ -517,6 +518,15 @@ class TuiSyncApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.pair))
+
+    def action_map(self) -> None:
+        map_actions.pick(self)
+
+    def action_unmap(self) -> None:
+        map_actions.confirm_unmap(self)
+
+    def on_mapping_done(self, message: MappingDone) -> None:
+        map_actions.done(self, message)
 
     # --- refresh and sync -------------------------------------------------------------------
 

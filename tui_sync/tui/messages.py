@@ -107,3 +107,17 @@ class RowsToSelect(Message):
         super().__init__()
         self.positions = positions
         self.label = label
+
+
+class MappingDone(Message):
+    """A map or unmap re-paired its rows: `focus` is the position of the row it made (None:
+    gone), `selection` where the selected rows are now."""
+
+    def __init__(
+        self, text: str, counts: dict[str, int], focus: int | None, selection: list[int]
+    ) -> None:
+        super().__init__()
+        self.text = text
+        self.counts = counts
+        self.focus = focus
+        self.selection = selection

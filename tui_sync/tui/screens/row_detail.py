@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tui_sync.cache import Cache, options_text
+from tui_sync.mapping import mapping_of_item
 from tui_sync.model import CODES, Item, Row
 from tui_sync.reconcile import reasons
 from tui_sync.text import inert
@@ -34,9 +35,14 @@ def _value(item: Item | None, name: str) -> Text:
     return Text("" if value is None else inert(str(value)))
 
 
-def detail_renderable(row: Row, pending: list[tuple[str, int, str]]) -> RenderableType:
+def detail_renderable(
+    row: Row, pending: list[tuple[str, int, str]], mapped: tuple[str, str] | None = None
+) -> RenderableType:
     head = Text(inert(row.sku), style="bold")
     head.append(f"  {row.status.label} · {status_text(row)}")
+    if mapped is not None:
+        head.append(f"\nMapped: store SKU {inert(mapped[0])} ↔ back-office SKU ")
+        head.append(f"{inert(mapped[1])} (a manual mapping; M removes it)")
     table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("", width=9, no_wrap=True)
     table.add_column("store", ratio=1, no_wrap=True, overflow="ellipsis")
@@ -73,8 +79,9 @@ class RowDetailScreen(ModalScreen[None]):
         self.row = row
         key = row.key.split("#", 1)[0]
         self.pending = cache.pending_orders(pair, key) if row.pending_quantity else []
+        self.mapped = None if row.store is None else mapping_of_item(cache, pair, row.store.id)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(detail_renderable(self.row, self.pending))
+            yield Static(detail_renderable(self.row, self.pending, self.mapped))
         yield Footer()
