@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction[P], parents: list[P]) -> None:
         parents=parents,
         help="mark a SKU's field (or the whole SKU) as an intended difference: never synced",
     )
-    ignore.add_argument("sku", nargs="?", metavar="SKU")
+    # Not `sku`: cli.py checks `args.sku` as the `--sku` selector of sync.
+    ignore.add_argument("marked_sku", nargs="?", metavar="SKU")
     ignore.add_argument("field", nargs="?", metavar="FIELD", help=FIELD_HELP)
     ignore.add_argument("--note", help="why it differs (shown in row detail and the plan)")
     ignore.add_argument("--list", action="store_true", help="every mark of the pair")
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[P], parents: list[P]) -> None:
     unignore = sub.add_parser(
         "unignore", parents=parents, help="remove an intended-difference mark"
     )
-    unignore.add_argument("sku", metavar="SKU")
+    unignore.add_argument("marked_sku", metavar="SKU")
     unignore.add_argument("field", nargs="?", metavar="FIELD", help=FIELD_HELP)
 
 
@@ -47,15 +48,15 @@ OpenCache = Callable[[Path, PairConfig], AbstractContextManager[Cache]]
 def run(data_dir: Path, pair: PairConfig, args: argparse.Namespace, open_cache: OpenCache) -> int:
     """`open_cache` opens the cache refreshed at least once (a SKU is looked up in its rows)."""
     if args.command == "ignore" and args.list:
-        if args.sku is not None or args.note is not None:
+        if args.marked_sku is not None or args.note is not None:
             raise ConfigError("ignore --list: takes no SKU, FIELD or --note")
         with Cache.open(data_dir) as cache:
             return _list(cache, pair, args.json)
     if args.command == "ignore" and args.json:
         raise ConfigError("--json: only with ignore --list")
-    if args.sku is None:
+    if args.marked_sku is None:
         raise ConfigError("ignore: name a SKU (or --list)")
-    if not args.sku.strip():
+    if not args.marked_sku.strip():
         raise ConfigError("SKU: empty; name the SKU to mark")
     try:
         field = intended.parse_field(args.field)
@@ -64,7 +65,7 @@ def run(data_dir: Path, pair: PairConfig, args: argparse.Namespace, open_cache: 
     try:
         with open_cache(data_dir, pair) as cache:
             if args.command == "ignore":
-                row = intended.mark(cache, pair, args.sku, field, args.note or "")
+                row = intended.mark(cache, pair, args.marked_sku, field, args.note or "")
                 note = intended.clean_note(args.note)
                 print(
                     f"{inert(row.sku)} {field or 'whole SKU'}: intended difference"
@@ -72,7 +73,7 @@ def run(data_dir: Path, pair: PairConfig, args: argparse.Namespace, open_cache: 
                     + "; never synced"
                 )
             else:
-                row = intended.unmark(cache, pair, args.sku, field)
+                row = intended.unmark(cache, pair, args.marked_sku, field)
                 what = f"{field}: no longer an intended difference" if field else "no mark left"
                 print(f"{inert(row.sku)} {what}")
     except (intended.UnknownSku, intended.NotMarked) as exc:

@@ -62,8 +62,16 @@ def find_row(cache: Cache, pair: str, sku: str) -> Row | None:
     return None
 
 
-def _row(cache: Cache, pair: str, sku: str) -> Row:
-    row = find_row(cache, pair, sku)
+def _row(cache: Cache, pair: str, sku: str, key: str | None) -> Row:
+    """The row of this key (the console knows it), or of this SKU."""
+    row: Row | None = None
+    if key is not None:
+        found = cache.conn.execute(
+            "SELECT pos FROM rows WHERE pair = ? AND key = ?", (pair, key)
+        ).fetchone()
+        row = rows_at(cache, pair, [int(found[0])])[0] if found is not None else None
+    else:
+        row = find_row(cache, pair, sku)
     if row is None:
         raise UnknownSku(
             f"unknown SKU {sku.strip()!r} in pair {pair!r} (not in the cache; refresh?)"
@@ -71,19 +79,29 @@ def _row(cache: Cache, pair: str, sku: str) -> Row:
     return row
 
 
-def mark(cache: Cache, pair: PairConfig, sku: str, field: Field | None, note: str) -> Row:
-    """Mark a field (None: the whole SKU) as intended; returns the row, rescored."""
+def mark(
+    cache: Cache,
+    pair: PairConfig,
+    sku: str,
+    field: Field | None,
+    note: str,
+    key: str | None = None,
+) -> Row:
+    """Mark a field (None: the whole SKU) of the row of `sku` (or of `key`) as intended;
+    returns the row, rescored."""
     with cache.transaction():
-        row = _row(cache, pair.name, sku)
+        row = _row(cache, pair.name, sku, key)
         cache.set_intent(pair.name, row.key, row.sku, field, clean_note(note))
         rescore(cache, pair.name, policy_for(pair), [row.key])
     return rows_at(cache, pair.name, [row.pos])[0]
 
 
-def unmark(cache: Cache, pair: PairConfig, sku: str, field: Field | None) -> Row:
+def unmark(
+    cache: Cache, pair: PairConfig, sku: str, field: Field | None, key: str | None = None
+) -> Row:
     """Remove a field's mark (None: every mark of the SKU); returns the row, rescored."""
     with cache.transaction():
-        row = _row(cache, pair.name, sku)
+        row = _row(cache, pair.name, sku, key)
         if not cache.remove_intents(pair.name, row.key, field):
             what = field or "intended-difference"
             whole = row.intent(field) if field is not None else None

@@ -66,3 +66,12 @@ class LongestSku(Message):
     def __init__(self, cells: int) -> None:
         super().__init__()
         self.cells = cells
+
+
+class IntentChanged(Message):
+    """An intended-difference mark was written (or failed: `counts` None); the row is rescored."""
+
+    def __init__(self, text: str, counts: dict[str, int] | None) -> None:
+        super().__init__()
+        self.text = text
+        self.counts = counts
