@@ -92,10 +92,10 @@ async def test_i_marks_the_price_and_the_row_leaves_the_price_view_at_once(
         await pilot.press("escape")
 
         await pilot.press("I")
-        dialog = app.screen
-        assert isinstance(dialog, IntendedDialog)
+        second = app.screen
+        assert isinstance(second, IntendedDialog)
         assert "Marked: price since" in screen_text(app)
-        assert dialog.query_one("#intended-note", Input).value == "clearance"
+        assert second.query_one("#intended-note", Input).value == "clearance"
         await pilot.click("#unmark")
         await done(app, pilot)
         (again,) = rows_at(app.cache, "sandbox", [row.pos])
