@@ -103,10 +103,8 @@ def test_a_marked_field_is_never_written(
     base = ["--config", str(config), "--data-dir", str(data)]
     if how == "sync":
         target = other_side(master)
-        code = main(
-            [*base, "sync", "--to", target, "--fields", ",".join(fields), "--all"]
-            + ["--yes", "--allow-mass-change"]
-        )
+        sync = ["sync", "--to", target, "--fields", ",".join(fields), "--all"]
+        code = main([*base, *sync, "--yes", "--allow-mass-change"])
     else:
         code = main([*base, "auto", "--once"])
     assert code in (0, 1)  # 1: a conflict or a guard; neither may write a marked field
