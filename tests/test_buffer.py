@@ -184,3 +184,32 @@ def test_a_tick_keeps_every_store_quantity_at_the_buffered_master(data_dir: Path
             assert row.backoffice.quantity is not None
             assert row.store.quantity == FIVE_PERCENT.apply(row.backoffice.quantity)
             assert row.cells["Q"] == "S", row
+
+
+def test_a_new_buffer_in_the_config_rescores_every_row_at_the_next_refresh(
+    data_dir: Path,
+) -> None:
+    refresh(data_dir, SANDBOX_PAIR)
+    buffered = replace(SANDBOX_PAIR, quantity_buffer=QuantityBuffer(units=1))
+    summary = refresh(data_dir, buffered)  # incremental: no item changed
+    assert not summary.full and not summary.rescored_only
+    with Cache.open(data_dir) as cache:
+        scored = [
+            r
+            for r in iter_rows(cache, "sandbox", statuses=["in_sync", "out_of_sync"])
+            if r.store is not None
+            and r.backoffice is not None
+            and r.backoffice.quantity is not None
+            and r.backoffice.quantity >= 0  # below 0 QN speaks, not Q
+            and r.cells["Q"] in ("S", "N")
+        ]
+    assert scored
+    changed = 0  # rows that read S before the buffer, and N with it
+    for row in scored:
+        assert row.store is not None and row.backoffice is not None
+        assert row.backoffice.quantity is not None
+        held = QuantityBuffer(units=1).apply(row.backoffice.quantity)
+        assert (row.cells["Q"] == "S") == (row.store.quantity == held or row.cells["QP"] == "N")
+        changed += row.store.quantity == row.backoffice.quantity
+    assert changed > 0
+    assert refresh(data_dir, buffered).rescored_only  # and the next one is incremental again

@@ -179,9 +179,12 @@ def _schema_v4(db: sqlite_utils.Database) -> None:
 def _schema_intended(db: sqlite_utils.Database) -> None:
     """Intended differences (`tui-sync ignore`): a seller's marks, per pair and row key, kept
     across refreshes like the manual mappings. `field` is quantity, price, cost, or '*' for the
-    whole SKU."""
+    whole SKU. And the scoring policy the rows were last scored with (reconcile.Policy), so that
+    a refresh after a config change (a new `quantity_buffer`) rescores every row, not only the
+    ones whose items changed."""
     db.executescript(
         """
+        ALTER TABLE refreshes ADD COLUMN policy TEXT;
         CREATE TABLE intended (
             pair TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL,
             sku TEXT NOT NULL, note TEXT NOT NULL, marked_at TEXT NOT NULL,
@@ -649,6 +652,14 @@ class Cache:
             f"since_full = {'0' if full else 'since_full + 1'}",
             (pair, now_utc(), store_items, backoffice_items, *marks, *prev),
         )
+
+    def scored_with(self, pair: str) -> str | None:
+        """The policy signature the pair's rows were scored with at the last refresh."""
+        row = self.conn.execute("SELECT policy FROM refreshes WHERE pair = ?", (pair,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def record_scored_with(self, pair: str, signature: str) -> None:
+        self.conn.execute("UPDATE refreshes SET policy = ? WHERE pair = ?", (signature, pair))
 
     def accept_counts(self, pair: str) -> None:
         """A person confirmed a plan built on these counts: they are the new baseline."""

@@ -34,6 +34,14 @@ class Policy:
     quantity_buffer: QuantityBuffer | None = None
 
     @property
+    def signature(self) -> str:
+        """What scoring depends on besides the items: when it changes, every row is rescored."""
+        both = (self.store, self.backoffice)
+        flags = [all(c.has_options for c in both), all(c.has_brand for c in both)]
+        flags.append(all(c.has_cost for c in both))
+        return f"{self.price_tolerance}|{self.quantity_buffer or ''}|{flags}"
+
+    @property
     def tolerance_micros(self) -> int:
         return int((self.price_tolerance * MICROS).to_integral_value())
 
