@@ -145,3 +145,31 @@ async def test_row_detail_shows_the_master_and_the_buffered_quantity(data_dir: P
         quantity_line = next(ln for ln in detail.splitlines() if "quantity " in ln)
         assert str(master) in quantity_line
         assert f"{master - 3} for the store (buffer 3)" in detail
+
+
+async def test_a_hostile_note_is_shown_inert(data_dir: Path) -> None:
+    import asyncio
+
+    from tests.screen import raw_controls
+    from tui_sync import intended
+    from tui_sync.cache import Cache
+    from tui_sync.refresh import refresh
+    from tui_sync.views import iter_rows
+
+    await asyncio.to_thread(refresh, data_dir, SANDBOX_PAIR)
+    with Cache.open(data_dir) as cache:
+        first = next(iter_rows(cache, "sandbox", statuses=["in_sync"]))
+        row = intended.mark(cache, SANDBOX_PAIR, first.sku, None, "\x1b]0;pwned\x07 ok")
+    app = TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: FIXED_TIME, refresh_on_start=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await done(app, pilot)
+        put_cursor_on(app, row)
+        await pilot.press("enter")
+        assert isinstance(app.screen, RowDetailScreen)
+        detail = screen_text(app)
+        assert "whole SKU, marked" in detail and "␛]0;pwned␇ ok" in detail
+        assert raw_controls(detail) == []
+        await pilot.press("escape", "I")
+        assert isinstance(app.screen, IntendedDialog)
+        assert raw_controls(screen_text(app)) == []
+        assert "␛]0;pwned␇ ok" in screen_text(app)

@@ -349,17 +349,6 @@ def intent_words(row: Row) -> list[str]:
     ]
 
 
-def buffered_words(row: Row, buffer: QuantityBuffer | None) -> str | None:
-    """The master quantity and what the store should hold with the pair's buffer."""
-    b = row.backoffice
-    if buffer is None or b is None or b.quantity is None:
-        return None
-    return (
-        f"back-office quantity {b.quantity}, buffered {buffer.apply(b.quantity)} for the store "
-        f"(quantity_buffer {buffer})"
-    )
-
-
 def reasons(row: Row, buffer: QuantityBuffer | None = None) -> list[str]:
     """Why a row has its status and each of its N cells, in words a seller reads. `buffer`:
     the pair's quantity buffer, when Q was scored against it (sync.policy_for)."""

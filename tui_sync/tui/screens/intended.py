@@ -71,7 +71,7 @@ class IntendedDialog(ModalScreen[IntentChoice | None]):
                     yield TextRadioButton(label, value=field == chosen, name=field or WHOLE)
             mark = self.row.intent(chosen) if chosen else None
             yield Input(
-                value=mark.note if mark else "",
+                value=inert(mark.note) if mark else "",  # from the cache: shown inert
                 placeholder="note: why it differs (Enter marks)",
                 id="intended-note",
             )
