@@ -25,7 +25,7 @@ import sqlite_utils
 
 from tui_sync import money
 from tui_sync.guards import is_short
-from tui_sync.model import Field, Item, PendingLine, Side
+from tui_sync.model import Field, Intent, Item, PendingLine, Side
 from tui_sync.money import Number
 
 T = TypeVar("T")
@@ -255,12 +255,31 @@ def _schema_v5(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX {name} ON {columns}")
 
 
+def _schema_intended(db: sqlite_utils.Database) -> None:
+    """Intended differences (`tui-sync ignore`): a seller's marks, per pair and row key, kept
+    across refreshes like the manual mappings. `field` is quantity, price, cost, or '*' for the
+    whole SKU. And the scoring policy the rows were last scored with (reconcile.Policy), so that
+    a refresh after a config change (a new `quantity_buffer`) rescores every row, not only the
+    ones whose items changed."""
+    db.executescript(
+        """
+        ALTER TABLE refreshes ADD COLUMN policy TEXT;
+        CREATE TABLE intended (
+            pair TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL,
+            sku TEXT NOT NULL, note TEXT NOT NULL, marked_at TEXT NOT NULL,
+            PRIMARY KEY (pair, key, field)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _schema_v1,
     _schema_v2,
     _schema_v3,
     _schema_v4,
     _schema_v5,
+    _schema_intended,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -714,6 +733,14 @@ class Cache:
             (pair, now_utc(), store_items, backoffice_items, *marks, *prev),
         )
 
+    def scored_with(self, pair: str) -> str | None:
+        """The policy signature the pair's rows were scored with at the last refresh."""
+        row = self.conn.execute("SELECT policy FROM refreshes WHERE pair = ?", (pair,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def record_scored_with(self, pair: str, signature: str) -> None:
+        self.conn.execute("UPDATE refreshes SET policy = ? WHERE pair = ?", (signature, pair))
+
     def accept_counts(self, pair: str) -> None:
         """A person confirmed a plan built on these counts: they are the new baseline."""
         self.conn.execute(
@@ -799,6 +826,71 @@ class Cache:
             "SELECT store_key, backoffice_key FROM mappings WHERE pair = ?", (pair,)
         )
         return {str(s): str(b) for s, b in cur}
+
+    # --- intended differences -----------------------------------------------------------------
+
+    def set_intent(self, pair: str, key: str, sku: str, field: Field | None, note: str) -> Intent:
+        """Mark a row's field (None: the whole SKU) as an intended difference; a second mark of
+        the same field replaces the first (its note and date)."""
+        mark = Intent(field, note, now_utc())
+        self.conn.execute(
+            "INSERT OR REPLACE INTO intended VALUES (?, ?, ?, ?, ?, ?)",
+            (pair, key, field or WHOLE_SKU, sku, note, mark.marked_at),
+        )
+        return mark
+
+    def remove_intents(self, pair: str, key: str, field: Field | None) -> int:
+        """Remove a row's mark of one field, or (None) every mark of the row; how many went."""
+        if field is None:
+            cur = self.conn.execute("DELETE FROM intended WHERE pair = ? AND key = ?", (pair, key))
+        else:
+            cur = self.conn.execute(
+                "DELETE FROM intended WHERE pair = ? AND key = ? AND field = ?",
+                (pair, key, field),
+            )
+        return cur.rowcount
+
+    def has_intents(self, pair: str) -> bool:
+        return (
+            self.conn.execute("SELECT 1 FROM intended WHERE pair = ? LIMIT 1", (pair,)).fetchone()
+            is not None
+        )
+
+    def intents(self, pair: str, keys: Sequence[str]) -> dict[str, list[Intent]]:
+        """The marks of these rows (by key), one indexed lookup per 500 keys."""
+        found: dict[str, list[Intent]] = {}
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            for key, field, note, at in self.conn.execute(
+                "SELECT key, field, note, marked_at FROM intended WHERE pair = ? "
+                f"AND key IN ({', '.join('?' * len(part))}) ORDER BY key, field",
+                (pair, *part),
+            ):
+                found.setdefault(str(key), []).append(
+                    Intent(_intent_field(field), str(note), str(at))
+                )
+        return found
+
+    def intent_list(self, pair: str) -> list[tuple[str, str, Intent]]:
+        """Every mark of a pair as (row key, SKU as marked, mark), in SKU order."""
+        return [
+            (str(key), str(sku), Intent(_intent_field(field), str(note), str(at)))
+            for key, sku, field, note, at in self.conn.execute(
+                "SELECT key, sku, field, note, marked_at FROM intended WHERE pair = ? "
+                "ORDER BY key, field",
+                (pair,),
+            )
+        ]
+
+
+WHOLE_SKU = "*"  # the `intended.field` of a whole-SKU mark
+
+
+_INTENT_FIELDS: dict[str, Field] = {"quantity": "quantity", "price": "price", "cost": "cost"}
+
+
+def _intent_field(value: object) -> Field | None:
+    return _INTENT_FIELDS.get(str(value))  # WHOLE_SKU: None
 
 
 class CacheThread:

@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, cli_map, journal, money, report
+from tui_sync import cli_auto, cli_ignore, cli_map, journal, money, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -31,7 +31,7 @@ from tui_sync.config import (
 )
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
-from tui_sync.model import SIDES, Item, Plan, Row, Side, Status, side_label
+from tui_sync.model import SIDES, Item, Plan, QuantityBuffer, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import remote
@@ -46,6 +46,7 @@ from tui_sync.sync import (
     plan,
     plan_undo,
     settle_unknown,
+    store_buffer,
 )
 from tui_sync.text import inert
 from tui_sync.views import iter_rows
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_auto.add_sync_flags(sync)
     cli_auto.add_parser(sub, [common, pair, wait])
     cli_map.add_parser(sub, [common, pair])
+    cli_ignore.add_parser(sub, [common, pair])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -258,6 +260,8 @@ def _run(args: argparse.Namespace) -> int:
         cli_map.check_usage(args)
         _ensure_refreshed(data_dir, pair).close()  # a mapping names items of the cache
         return cli_map.run(data_dir, pair, args)
+    if command in ("ignore", "unignore"):
+        return cli_ignore.run(data_dir, pair, args, _ensure_refreshed)
     raise UsageError(f"unknown command {command!r}")
 
 
@@ -402,7 +406,7 @@ def _item_json(item: Item | None) -> dict[str, object] | None:
     }
 
 
-def row_json(row: Row) -> dict[str, object]:
+def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object]:
     return {
         "sku": row.sku,
         "status": row.status.value,
@@ -414,7 +418,11 @@ def row_json(row: Row) -> dict[str, object]:
             if isinstance(row.pending_quantity, Decimal)
             else row.pending_quantity
         ),
-        "reasons": reasons(row),
+        "reasons": reasons(row, buffer),
+        # The seller's intended differences (`ignore`): their cells read "I".
+        "intended": [
+            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
+        ],
     }
 
 
@@ -429,6 +437,7 @@ def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
             out_of_sync = out_of_sync or row.is_out_of_sync
             yield row
 
+    buffer = store_buffer(pair)
     with _ensure_refreshed(data_dir, pair) as cache:
         rows = watched(iter_rows(cache, pair.name, statuses=statuses))
         if args.json:
@@ -436,7 +445,7 @@ def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
             # non-ASCII character, so nothing raw reaches a terminal even here.
             out.write("[")
             for i, row in enumerate(rows):
-                out.write(("," if i else "") + "\n" + json.dumps(row_json(row)))
+                out.write(("," if i else "") + "\n" + json.dumps(row_json(row, buffer)))
             out.write("\n]\n")
         elif args.csv:
             report.diff_csv(rows, out)

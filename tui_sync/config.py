@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from tui_sync.model import FIELDS, SIDES, Field, Side, other_side
+from tui_sync.model import FIELDS, SIDES, Field, QuantityBuffer, Side, other_side
 from tui_sync.text import inert
 
 SecretSource = Literal["env", "keyring", "inline"]
@@ -103,6 +103,9 @@ class PairConfig:
     guard_price_share: Decimal = Decimal("0.10")
     guard_price_change: Decimal = Decimal("0.50")
     guard_min_items: int = 10
+    # Keeps the store this far below the master (whole units, or a share of the master's
+    # quantity): orders that land between two syncs then cannot oversell. None: no buffer.
+    quantity_buffer: QuantityBuffer | None = None
 
 
 SANDBOX_PAIR = PairConfig(
@@ -408,6 +411,23 @@ class _Reader:
             raise self.fail(where, f"expected a whole number >= 0, got {value!r}")
         return value
 
+    def buffer(self, value: object, where: str) -> QuantityBuffer | None:
+        """`quantity_buffer`: a whole number of units (1) or a percentage ("5%", at most two
+        decimals: the share is computed exactly in SQL). 0 or "0%" is no buffer."""
+        usage = 'expected a whole number of units such as 1, or a percentage such as "5%"'
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.fail(where, f"{usage}, got {value!r}")
+        if isinstance(value, int):
+            if value < 0:
+                raise self.fail(where, f"{usage} (0 or more), got {value!r}")
+            return QuantityBuffer(units=value) if value else None
+        if not value.strip().endswith("%"):
+            raise self.fail(where, f"{usage}, got {value!r}")
+        share = self.percent(value, where)
+        if share != share.quantize(Decimal("0.0001")):
+            raise self.fail(where, f"at most two decimals in the percentage, got {value!r}")
+        return QuantityBuffer(share=share) if share else None
+
     def tolerance(self, value: object, where: str) -> Decimal:
         try:
             if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
@@ -451,4 +471,5 @@ _PAIR_CHECKS: dict[str, _Check] = {
     # A price may change by more than 100 % (a price doubled is +100 %).
     "guard_price_change": lambda r, v, w: r.percent(v, w, None),
     "guard_min_items": _Reader.count,
+    "quantity_buffer": _Reader.buffer,
 }

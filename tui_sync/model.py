@@ -33,7 +33,15 @@ CODE_MEANING: dict[str, str] = {
     "C": "cost differs",
 }
 
-Cell = Literal["S", "N", "-"]
+# S and N as in DESIGN.md section 4; I: a difference the seller marked as intended (`ignore`):
+# never synced, never out of sync, shown as its own letter.
+Cell = Literal["S", "N", "I", "-"]
+# The cells that score each field, and those that make a row out of sync.
+FIELD_CODES: dict[Field, tuple[str, ...]] = {
+    "quantity": ("Q", "QP", "QN"),
+    "price": ("P",),
+    "cost": ("C",),
+}
 
 
 class Status(StrEnum):
@@ -227,6 +235,50 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Intent:
+    """A seller's mark that a field of a row (or the whole SKU) differs on purpose."""
+
+    field: Field | None  # None: the whole SKU (every field)
+    note: str
+    marked_at: str  # UTC, ISO 8601
+
+    def covers(self, field_name: Field) -> bool:
+        return self.field is None or self.field == field_name
+
+    @property
+    def what(self) -> str:
+        return self.field or "whole SKU"
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityBuffer:
+    """A pair's `quantity_buffer`: the store is kept this far below the master's quantity, to
+    absorb orders that land between two syncs. `units` whole units, or `share` of the master's
+    quantity (a fraction: "5%" is 0.05), rounded down to whole units: 5 % of 30 is 1.5, so one
+    unit is held back and the store gets 29. Never below 0; a master at or below 0 is left as
+    it is (QN, not the buffer, speaks for a negative quantity)."""
+
+    units: int = 0
+    share: Decimal = Decimal(0)
+
+    def held_back(self, master: Quantity) -> Quantity:
+        if master <= 0:
+            return 0
+        return self.units + int(Decimal(master) * self.share)  # int() of a positive: floor
+
+    def apply(self, master: Quantity) -> Quantity:
+        """The quantity the store should hold for this master quantity."""
+        if master <= 0:
+            return master
+        return max(0, master - self.held_back(master))
+
+    def __str__(self) -> str:
+        if self.share:
+            return f"{(self.share * 100).normalize():f}%"
+        return str(self.units)
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One line of the discrepancy grid: a match (or an unmatched item) with its cells."""
 
@@ -239,9 +291,15 @@ class Row:
     store: Item | None
     backoffice: Item | None
     pending_quantity: Quantity = 0
+    # The seller's intended differences on this row (`ignore`): never planned.
+    intended: tuple[Intent, ...] = ()
 
     def side(self, side: Side) -> Item | None:
         return self.store if side == "store" else self.backoffice
+
+    def intent(self, field_name: Field) -> Intent | None:
+        """The mark that makes this field an intended difference, if any."""
+        return next((i for i in self.intended if i.covers(field_name)), None)
 
     @property
     def is_out_of_sync(self) -> bool:

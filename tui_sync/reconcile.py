@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tui_sync.cache import ROW_TRIAGE_INDEXES, ROW_TRIAGE_VALUES, Cache, options_text
-from tui_sync.model import Capabilities, Row, Status
+from tui_sync.cache import ROW_TRIAGE_INDEXES, ROW_TRIAGE_VALUES, WHOLE_SKU, Cache, options_text
+from tui_sync.model import Capabilities, QuantityBuffer, Row, Status
 from tui_sync.money import MICROS
 
 
@@ -29,6 +29,17 @@ class Policy:
     price_tolerance: Decimal = Decimal("0.005")
     store: Capabilities = field(default_factory=Capabilities)
     backoffice: Capabilities = field(default_factory=lambda: Capabilities(negative_quantity=True))
+    # The pair's `quantity_buffer`, only when the back office is the master: Q then compares
+    # the store's quantity with the master's less the buffer (sync.policy_for decides).
+    quantity_buffer: QuantityBuffer | None = None
+
+    @property
+    def signature(self) -> str:
+        """What scoring depends on besides the items: when it changes, every row is rescored."""
+        both = (self.store, self.backoffice)
+        flags = [all(c.has_options for c in both), all(c.has_brand for c in both)]
+        flags.append(all(c.has_cost for c in both))
+        return f"{self.price_tolerance}|{self.quantity_buffer or ''}|{flags}"
 
     @property
     def tolerance_micros(self) -> int:
@@ -168,7 +179,20 @@ WITH cells AS (
            src.pending * 1000000 AS pending_u,
            COALESCE(src.s_exact, 1) AND COALESCE(src.b_exact, 1) AS exact,
            src.s_price AS s_price, src.b_price AS b_price, src.s_cost AS s_cost,
-           src.b_cost AS b_cost, COALESCE(src.b_brand, src.s_brand) AS brand
+           src.b_cost AS b_cost, COALESCE(src.b_brand, src.s_brand) AS brand,
+           -- The quantity the store should hold: the master's, less the pair's buffer (whole
+           -- units, the share's part rounded down), never below 0; a master <= 0 as it is.
+           CASE WHEN src.b_quantity > 0 AND (:buffer_u > 0 OR :buffer_num > 0)
+                THEN max(0, src.b_quantity - :buffer_u
+                         - src.b_quantity * :buffer_num / :buffer_den / 1000000 * 1000000)
+                ELSE src.b_quantity END AS bqb,
+           -- Intended differences, a bit per field (1 quantity, 2 price, 4 cost); the lookup
+           -- only runs when the pair has any marks (:marked), so it costs nothing otherwise.
+           CASE WHEN :marked THEN COALESCE((
+               SELECT max(g.field IN ('quantity', :whole)) + 2 * max(g.field IN ('price', :whole))
+                      + 4 * max(g.field IN ('cost', :whole))
+               FROM intended AS g WHERE g.pair = src.pair AND g.key = src.key), 0)
+           ELSE 0 END AS marks
     FROM {src} AS src
     WHERE src.pair = :pair {where}
 ), coded AS (
@@ -180,20 +204,24 @@ WITH cells AS (
             AS c_iv,
         CASE WHEN NOT matched OR NOT :brand THEN '-' WHEN same_brand THEN 'S' ELSE 'N' END
             AS c_b,
-        CASE WHEN NOT matched OR base OR bq IS NULL THEN '-' WHEN bq < 0 THEN 'N' ELSE 'S' END
-            AS c_qn,
+        CASE WHEN NOT matched OR base OR bq IS NULL THEN '-' WHEN marks & 1 THEN 'I'
+             WHEN bq < 0 THEN 'N' ELSE 'S' END AS c_qn,
         CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
-             WHEN bq >= 0 AND sq <> bq AND pending > 0 AND bq - sq = pending_u THEN 'N'
+             WHEN marks & 1 THEN 'I'
+             WHEN bq >= 0 AND sq <> bqb AND pending > 0 AND bqb - sq = pending_u THEN 'N'
              ELSE 'S' END AS c_qp,
         CASE WHEN NOT matched OR base OR sq IS NULL OR bq IS NULL THEN '-'
-             WHEN bq >= 0 AND sq <> bq AND NOT (pending > 0 AND bq - sq = pending_u) THEN 'N'
+             WHEN marks & 1 THEN 'I'
+             WHEN bq >= 0 AND sq <> bqb AND NOT (pending > 0 AND bqb - sq = pending_u) THEN 'N'
              ELSE 'S' END AS c_q,
         CASE WHEN NOT matched OR base OR (sp IS NULL AND bp IS NULL) THEN '-'
+             WHEN marks & 2 THEN 'I'
              WHEN sp IS NULL OR bp IS NULL THEN 'N'
              WHEN exact AND abs(sp - bp) > :tolerance THEN 'N'
              WHEN NOT exact AND money_gap_over(s_price, b_price, :tolerance_text) THEN 'N'
              ELSE 'S' END AS c_p,
         CASE WHEN NOT matched OR base OR NOT :cost OR sc IS NULL OR bc IS NULL THEN '-'
+             WHEN marks & 4 THEN 'I'
              WHEN exact AND sc <> bc THEN 'N'
              WHEN NOT exact AND money_gap_over(s_cost, b_cost, '0') THEN 'N'
              ELSE 'S' END AS c_c
@@ -218,10 +246,19 @@ _ROW_COLUMNS = (
 )
 
 
-def _params(pair: str, policy: Policy) -> dict[str, object]:
+def _params(cache: Cache, pair: str, policy: Policy) -> dict[str, object]:
     both = (policy.store, policy.backoffice)
+    buffer = policy.quantity_buffer or QuantityBuffer()
+    # share = num / den exactly; config allows at most two decimals of a percent, so the SQL
+    # product quantity_u * num stays far inside 64-bit integers.
+    num, den = buffer.share.as_integer_ratio()
     return {
         "pair": pair,
+        "buffer_u": buffer.units * 1_000_000,
+        "buffer_num": num,
+        "buffer_den": den,
+        "marked": cache.has_intents(pair),
+        "whole": WHOLE_SKU,
         "tolerance": policy.tolerance_micros,
         "tolerance_text": str(policy.price_tolerance),
         "options": all(c.has_options for c in both),
@@ -232,8 +269,8 @@ def _params(pair: str, policy: Policy) -> dict[str, object]:
 
 def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
     """Rebuild every row of a pair from its cached items; returns the row count."""
-    params = _params(pair, policy)
     with cache.transaction() as conn:
+        params = _params(cache, pair, policy)
         for table in _PAIRING_TEMP_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         for statement in _PAIRING:
@@ -289,9 +326,9 @@ def _rescore(
     values: Sequence[object],
     hint: str = "",
 ) -> None:
-    params = _params(pair, policy)
     chunk = 400
     with cache.transaction() as conn:
+        params = _params(cache, pair, policy)
         for start in range(0, len(values), chunk):
             part = values[start : start + chunk]
             names = {f"v{i}": v for i, v in enumerate(part)}
@@ -309,8 +346,17 @@ def _names(label: str, store: object, backoffice: object) -> str:
     return f"{label} {store} in store, {backoffice} in backoffice"
 
 
-def reasons(row: Row) -> list[str]:
-    """Why a row has its status and each of its N cells, in words a seller reads."""
+def intent_words(row: Row) -> list[str]:
+    """The row's intended differences in words (the note is the seller's own text)."""
+    return [
+        f"{mark.what}: intended difference" + (f": {mark.note}" if mark.note else "")
+        for mark in row.intended
+    ]
+
+
+def reasons(row: Row, buffer: QuantityBuffer | None = None) -> list[str]:
+    """Why a row has its status and each of its N cells, in words a seller reads. `buffer`:
+    the pair's quantity buffer, when Q was scored against it (sync.policy_for)."""
     s, b = row.store, row.backoffice
     out: list[str] = []
     if row.status is Status.BASE:
@@ -327,7 +373,7 @@ def reasons(row: Row) -> list[str]:
             "quantity waits until they are"
         )
     if s is None or b is None:
-        return out
+        return out + intent_words(row)
     cells = row.cells
     if cells["N"] == "N":
         out.append(_names("name", repr(s.name), repr(b.name)))
@@ -345,7 +391,14 @@ def reasons(row: Row) -> list[str]:
     if cells["B"] == "N":
         out.append(_names("brand", repr(s.brand or ""), repr(b.brand or "")))
     if cells["Q"] == "N":
-        out.append(_names("quantity", s.quantity, b.quantity))
+        if buffer is not None and b.quantity is not None:
+            out.append(
+                _names("quantity", s.quantity, b.quantity)
+                + f" (the store should hold {buffer.apply(b.quantity)}: quantity_buffer "
+                f"{buffer})"
+            )
+        else:
+            out.append(_names("quantity", s.quantity, b.quantity))
     if cells["QP"] == "N":
         out.append(
             _names("quantity", s.quantity, b.quantity)
@@ -357,4 +410,5 @@ def reasons(row: Row) -> list[str]:
         out.append(_names("price", s.price, b.price))
     if cells["C"] == "N":
         out.append(_names("cost", s.cost, b.cost))
+    out.extend(intent_words(row))
     return out

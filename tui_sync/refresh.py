@@ -128,8 +128,12 @@ async def refresh_with(
                 has_rows = cache.conn.execute(
                     "SELECT 1 FROM rows WHERE pair = ? LIMIT 1", (pair.name,)
                 ).fetchone()
-                rescored_only = not (store.repair or back.repair or pending_changed) and bool(
-                    has_rows or not (store.count or back.count)
+                # A config change (tolerance, quantity buffer) rescores every row.
+                same_policy = cache.scored_with(pair.name) == policy.signature
+                rescored_only = (
+                    not (store.repair or back.repair or pending_changed)
+                    and same_policy
+                    and bool(has_rows or not (store.count or back.count))
                 )
                 if rescored_only:
                     rescore_items(cache, pair.name, policy, [*store.changed, *back.changed])
@@ -143,6 +147,7 @@ async def refresh_with(
                 cache.record_refresh(
                     pair.name, store.count, back.count, new_marks, full, pair.guard_short_read
                 )
+                cache.record_scored_with(pair.name, policy.signature)
             return RefreshSummary(
                 store.count,
                 back.count,

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from tui_sync import journal
 from tui_sync.cache import Cache
-from tui_sync.model import CODES, Item, Plan, Row, side_label
+from tui_sync.model import CODES, FIELD_CODES, Item, Plan, Row, side_label
 from tui_sync.text import csv_text, inert
 
 # A SKU column never grows past this; longer SKUs are shortened in the middle.
@@ -129,6 +129,9 @@ def diff_table(rows: Iterable[Row], width: int, out: TextIO) -> None:
     )
     for row in rows:
         n = " ".join(code for code in CODES if row.cells[code] == "N")
+        fields = [f for f, codes in FIELD_CODES.items() if any(row.cells[c] == "I" for c in codes)]
+        if fields:  # the I cells, by field: what the seller marked (`ignore`)
+            n = f"{n}  intended: {','.join(fields)}".lstrip()
         # Numbers are ours (int / Decimal from the cache); only the SKU needs making inert.
         out.write(
             f"{fit(inert(row.sku), width)} {row.status.label:<16} "

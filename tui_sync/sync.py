@@ -32,8 +32,10 @@ from tui_sync.model import (
     Change,
     ChangeResult,
     Field,
+    Intent,
     Item,
     Plan,
+    QuantityBuffer,
     Refusal,
     Row,
     Side,
@@ -134,6 +136,7 @@ def plan(
     result = Plan(pair=pair.name, target=target, fields=tuple(fields))
     source_side = other_side(target)
     label = side_label(target)
+    buffer = store_buffer(pair) if target == "store" else None
     currencies = (target_caps.currency, source_caps.currency if source_caps else None)
     two_currencies = None not in currencies and currencies[0] != currencies[1]
     for row in rows:
@@ -145,10 +148,15 @@ def plan(
         assert source is not None and dest is not None  # matched rows have both sides
         counts = (len(result.changes), len(result.refusals))
         for field_name in fields:
-            before, wanted = dest.value(field_name), source.value(field_name)
+            before, read = dest.value(field_name), source.value(field_name)
+            # The store is kept below the master by the pair's buffer (store_buffer).
+            wanted = buffer.apply(read) if buffer and field_name == "quantity" and read else read
             after: Number | None = wanted
             why: str | None = None
-            if field_name not in target_caps.writable:
+            mark = row.intent(field_name)
+            if mark is not None:
+                why = intended_reason(mark)
+            elif field_name not in target_caps.writable:
                 why = f"the {label} cannot write {field_name}"
             elif field_name == "quantity" and row.status is Status.IN_ORDERS:
                 why = f"in orders ({row.pending_quantity} not yet posted): quantity waits"
@@ -184,7 +192,7 @@ def plan(
                     ref=dest.ref,
                     key=row.key,
                     source_id=source.id,
-                    source_value=wanted,
+                    source_value=read,
                 )
             )
         if counts == (len(result.changes), len(result.refusals)):
@@ -202,11 +210,25 @@ class Applied:
     run: journal.Run
 
 
+def intended_reason(mark: Intent) -> str:
+    return "intended difference" + (f": {mark.note}" if mark.note else "")
+
+
+def store_buffer(pair: PairConfig) -> QuantityBuffer | None:
+    """The pair's quantity buffer, when it applies: the buffer keeps the store below the
+    master, so it only acts when the back office is the master and the store is written.
+    When the store is the master, there is nothing to keep the store below: it does nothing."""
+    if pair.master != "backoffice":
+        return None
+    return pair.quantity_buffer
+
+
 def policy_for(pair: PairConfig) -> Policy:
     return Policy(
         pair.price_tolerance,
         capabilities(pair.store, "store"),
         capabilities(pair.backoffice, "backoffice"),
+        store_buffer(pair),
     )
 
 
@@ -316,10 +338,14 @@ async def apply_plan(
         if stopped:
             await settler.refuse(batch_changes, stopped)
             continue
+        kept = await settler.drop_intended(batch_changes)
+        sent += len(batch_changes) - len(kept)
+        if not kept:
+            continue
         # A version a write of this run returned is what the next write of the item carries.
         batch = Batch(
             f"{run_id}-{nonce}-{number}",
-            tuple(replace(c, version=versions.get(c.item_id, c.version)) for c in batch_changes),
+            tuple(replace(c, version=versions.get(c.item_id, c.version)) for c in kept),
         )
         await db.call(journal.journal_changes, run_id, batch.changes, batch.key)
         try:
@@ -452,6 +478,28 @@ class _Settler:
                     journal.settle(cache, self.run_id, change.id, "refused", reason)
 
         await self.db.call(record)
+
+    async def drop_intended(self, changes: Sequence[Change]) -> list[Change]:
+        """A sync's changes less those whose field was marked an intended difference since
+        the plan was made (in the console, or by `ignore` during a tick's plan): refused, not
+        written. An undo (no source) restores what a run wrote, mark or not."""
+        keys = sorted({c.key for c in changes if c.source_id is not None and c.key})
+        if not keys:
+            return list(changes)
+        marks = await self.db.call(lambda cache: cache.intents(self.pair.name, keys))
+        if not marks:
+            return list(changes)
+        keep: list[Change] = []
+        dropped: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            mark = next((m for m in marks.get(change.key, ()) if m.covers(change.field)), None)
+            if mark is None or change.source_id is None:
+                keep.append(change)
+            else:
+                dropped[intended_reason(mark)].append(change)
+        for reason, refused in dropped.items():
+            await self.refuse(refused, f"{reason} (marked after the plan was made)")
+        return keep
 
     async def stale(self, stale: Sequence[tuple[Change, str]]) -> None:
         if not stale:

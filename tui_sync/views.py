@@ -15,7 +15,7 @@ from itertools import compress, pairwise
 from pathlib import Path
 
 from tui_sync.cache import ITEM_WIDTH, Cache, item_from_row, item_select
-from tui_sync.model import CODES, Cell, Row, Status
+from tui_sync.model import CODES, Cell, Intent, Row, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ _ROW_SELECT = (
 _FIXED = 6 + len(CODES)
 
 
-def _row(record: Sequence[object]) -> Row:
+def _row(record: Sequence[object], intended: Sequence[Intent] = ()) -> Row:
     cells: dict[str, Cell] = {code: _cell(record[6 + i]) for i, code in enumerate(CODES)}
     return Row(
         pos=int(str(record[0])),
@@ -124,7 +124,17 @@ def _row(record: Sequence[object]) -> Row:
         store=item_from_row(record[_FIXED : _FIXED + ITEM_WIDTH]),
         backoffice=item_from_row(record[_FIXED + ITEM_WIDTH : _FIXED + 2 * ITEM_WIDTH]),
         pending_quantity=int(str(record[5])),
+        intended=tuple(intended),
     )
+
+
+def _rows(cache: Cache, pair: str, records: Sequence[Sequence[object]]) -> list[Row]:
+    """Rows from their records, each with its intended differences (one lookup per page, and
+    none at all while the pair has no marks)."""
+    if not records or not cache.has_intents(pair):
+        return [_row(rec) for rec in records]
+    marks = cache.intents(pair, [str(rec[1]) for rec in records])
+    return [_row(rec, marks.get(str(rec[1]), ())) for rec in records]
 
 
 def _cell(value: object) -> Cell:
@@ -132,6 +142,8 @@ def _cell(value: object) -> Cell:
         return "S"
     if value == "N":
         return "N"
+    if value == "I":
+        return "I"
     return "-"
 
 
@@ -330,13 +342,12 @@ def rows_at(cache: Cache, pair: str, positions: Sequence[int]) -> list[Row]:
             _ROW_SELECT + "WHERE r.pair = ? AND r.pos BETWEEN ? AND ? ORDER BY r.pos",
             (pair, first, last),
         )
-        return [_row(rec) for rec in cur]
+        return _rows(cache, pair, cur.fetchall())
     by_pos: dict[int, Row] = {}
     for start in range(0, len(positions), 500):
         part = ", ".join(str(int(p)) for p in positions[start : start + 500])
         cur = cache.conn.execute(_ROW_SELECT + f"WHERE r.pair = ? AND r.pos IN ({part})", (pair,))
-        for rec in cur:
-            row = _row(rec)
+        for row in _rows(cache, pair, cur.fetchall()):
             by_pos[row.pos] = row
     return [by_pos[p] for p in positions if p in by_pos]
 
@@ -394,4 +405,4 @@ def iter_rows(
         args.extend(keys)
     cur = cache.conn.execute(_ROW_SELECT + where + " ORDER BY r.pos", args)
     while batch := cur.fetchmany(1000):
-        yield from (_row(rec) for rec in batch)
+        yield from _rows(cache, pair, batch)

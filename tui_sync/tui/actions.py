@@ -50,6 +50,13 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("unmap", "M", "unmap", "Unmap", "Remove the cursor row's mapping (asks first)"),
     Action("log", "l", "run_log", "Log", "The run log: every sync and its changes"),
+    Action(
+        "intended",
+        "I",
+        "intended",
+        "Intended",
+        "Mark a field of the cursor row (or the whole SKU) as an intended difference, or unmark",
+    ),
     Action("help", "question_mark", "help", "Help", "Keys, views, codes and statuses", True),
     Action("quit", "q", "quit", "Quit", "Quit tui-sync", True),
     Action(

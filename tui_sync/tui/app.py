@@ -6,6 +6,7 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
@@ -20,18 +21,20 @@ from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
-from tui_sync import breakdown
-from tui_sync.cache import Cache
+from tui_sync import breakdown, intended
+from tui_sync.cache import Cache, CacheError
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
-from tui_sync.model import Capabilities, Field, Plan, Side
+from tui_sync.model import Capabilities, Field, Plan, Row, Side
 from tui_sync.scheduler import guard_reasons
+from tui_sync.sync import store_buffer
 from tui_sync.text import inert
 from tui_sync.tui import actions, map_actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import (
     CountsReady,
+    IntentChanged,
     LongestSku,
     MappingDone,
     OrderReady,
@@ -43,6 +46,7 @@ from tui_sync.tui.messages import (
     WorkFailed,
 )
 from tui_sync.tui.screens.help import HelpScreen
+from tui_sync.tui.screens.intended import IntendedDialog, IntentChoice
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
@@ -506,12 +510,58 @@ class TuiSyncApp(App[None]):
 
     @on(DiscrepancyGrid.RowActivated)
     def _row_activated(self, event: DiscrepancyGrid.RowActivated) -> None:
-        self.push_screen(RowDetailScreen(event.row, self.cache, self.pair.name))
+        self._row_detail(event.row)
 
     def action_row_detail(self) -> None:
         row = self.grid.current_row
         if row is not None:
-            self.push_screen(RowDetailScreen(row, self.cache, self.pair.name))
+            self._row_detail(row)
+
+    def _row_detail(self, row: Row) -> None:
+        buffer = store_buffer(self.pair)
+        self.push_screen(RowDetailScreen(row, self.cache, self.pair.name, buffer=buffer))
+
+    # --- intended differences ---------------------------------------------------------------
+
+    def action_intended(self) -> None:
+        row = self.grid.current_row
+        if row is None:
+            self.say("No row under the cursor")
+            return
+        self.push_screen(IntendedDialog(row), partial(self._intent_chosen, row))
+
+    def _intent_chosen(self, row: Row, choice: IntentChoice | None) -> None:
+        if choice is not None:
+            self._intent_worker(row, choice)
+
+    @work(thread=True, group="intended", exit_on_error=False)
+    def _intent_worker(self, row: Row, choice: IntentChoice) -> None:
+        # The mark and the rescore of its row are one short write; it may wait for a refresh's
+        # last transaction, so not on the UI thread. The counts are a scan: here too.
+        what = choice.field or "whole SKU"
+        try:
+            with Cache.open(self.data_dir) as cache:
+                if choice.action == "mark":
+                    intended.mark(cache, self.pair, row.sku, choice.field, choice.note, row.key)
+                    text = f"{row.sku} {what}: intended difference, never synced"
+                else:
+                    intended.unmark(cache, self.pair, row.sku, choice.field, row.key)
+                    text = f"{row.sku} {choice.field or 'every mark'}: unmarked"
+                counts = view_counts(cache, self.pair.name)
+        except (intended.UnknownSku, intended.NotMarked, CacheError, sqlite3.Error) as exc:
+            self.post_message(IntentChanged(f"Not changed: {exc}", None))
+            return
+        self.post_message(IntentChanged(text, counts))
+
+    def on_intent_changed(self, message: IntentChanged) -> None:
+        if message.counts is None:
+            self.say(message.text, severity="warning")
+            return
+        self._take_counts(message.counts)
+        self._load_view(keep_cursor=True)
+        self._update_bars()
+        self._status(message.text)
+        self.say(message.text)
 
     def action_run_log(self) -> None:
         self.push_screen(RunLogScreen(self.cache, self.pair.name))

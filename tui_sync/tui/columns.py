@@ -200,6 +200,7 @@ STATUS_CLASSES: dict[Status, str] = {
 CODE_KIND = {"Q": "n", "QN": "n", "P": "n", "C": "n", "N": "warn", "B": "warn", "IV": "warn"}
 CODE_CLASSES: dict[str, str] = {
     "S": "grid--code-s",
+    "I": "grid--code-intended",
     "n": "grid--code-n",
     "warn": "grid--code-warn",
     "info": "grid--code-info",
@@ -236,12 +237,14 @@ def status_text(row: Row) -> str:
             return f"{parts[0]} differs"
         if parts:
             return "+".join([parts[0], *(p.lower() for p in parts[1:])])
+    if row.status is Status.IN_SYNC and any(c == "I" for c in row.cells.values()):
+        return "Intended"  # in sync but for what the seller marked as intended (`I`)
     return _STATUS_WORDS.get(row.status, row.status.label)
 
 
 def code_class(code: str, cell: str) -> str:
     if cell != "N":
-        return CODE_CLASSES[cell if cell in ("S", "-") else "-"]
+        return CODE_CLASSES[cell if cell in ("S", "I", "-") else "-"]
     return CODE_CLASSES[CODE_KIND.get(code, "info")]
 
 
@@ -277,7 +280,10 @@ def _text(row: Row, key: str, cursor: bool, selected: bool) -> tuple[str, str | 
     item = row.store if side == "store" else row.backoffice
     differs = any(row.cells.get(code) == "N" for code in _VALUE_CODES[what])
     field = _VALUE_FIELDS[what]
-    return _value(item, lambda i: i.value(field), differs)
+    text, css = _value(item, lambda i: i.value(field), differs)
+    if css is None and row.cells.get(_VALUE_CODES[what][0]) == "I":
+        css = "grid--code-intended"  # differs (or may) on purpose: not the red of a discrepancy
+    return text, css
 
 
 def row_cells(row: Row, columns: tuple[Column, ...], cursor: bool, selected: bool) -> list[Cell]:

@@ -105,6 +105,7 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         & > .grid--code-n { color: #ff8787; text-style: bold; }
         & > .grid--code-warn { color: #ffd75f; text-style: bold; }
         & > .grid--code-info { color: #5fafff; }
+        & > .grid--code-intended { color: #d7afff; text-style: italic; }
         & > .grid--code-none { text-style: dim; }
         & > .grid--status-in-sync { color: #5fd75f; }
         & > .grid--status-out-of-sync { color: #ff8787; }
@@ -118,6 +119,7 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         &:light > .grid--code-n { color: #a00000; }
         &:light > .grid--code-warn { color: #5f3f00; }
         &:light > .grid--code-info { color: #00008b; }
+        &:light > .grid--code-intended { color: #5f005f; }
         &:light > .grid--status-in-sync { color: #005f00; }
         &:light > .grid--status-out-of-sync { color: #a00000; }
         &:light > .grid--status-in-orders { color: #5f3f00; }

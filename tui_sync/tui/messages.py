@@ -121,3 +121,12 @@ class MappingDone(Message):
         self.counts = counts
         self.focus = focus
         self.selection = selection
+
+
+class IntentChanged(Message):
+    """An intended-difference mark was written (or failed: `counts` None); the row is rescored."""
+
+    def __init__(self, text: str, counts: dict[str, int] | None) -> None:
+        super().__init__()
+        self.text = text
+        self.counts = counts

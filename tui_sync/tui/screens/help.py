@@ -88,7 +88,7 @@ def help_text(pair: PairConfig | None = None) -> Text:
     for number, view in enumerate(ALL_VIEWS, start=1):
         _line(text, f"{number} {view.short}", view.label)
     text.append("\nCells", style="bold")
-    text.append("  S synchronized · N not · - does not apply\n")
+    text.append("  S synchronized · N not · I intended difference (I key) · - does not apply\n")
     for code, meaning in CODE_MEANING.items():
         _line(text, code, f"N = {meaning}")
     text.append(

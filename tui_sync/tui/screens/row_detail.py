@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from tui_sync.cache import Cache, options_text
 from tui_sync.mapping import mapping_of_item
-from tui_sync.model import CODES, Item, Row
+from tui_sync.model import CODES, Item, QuantityBuffer, Row
 from tui_sync.reconcile import reasons
 from tui_sync.text import inert
 from tui_sync.tui.columns import CODE_KIND, status_text
@@ -35,8 +35,19 @@ def _value(item: Item | None, name: str) -> Text:
     return Text("" if value is None else inert(str(value)))
 
 
+def _intended(row: Row) -> Text:
+    marks = Text("Intended differences (never synced)\n", style="bold")
+    for mark in row.intended:
+        marks.append(f"  • {mark.what}, marked {mark.marked_at}")
+        marks.append(f": {inert(mark.note)}\n" if mark.note else " (no note)\n")
+    return marks
+
+
 def detail_renderable(
-    row: Row, pending: list[tuple[str, int, str]], mapped: tuple[str, str] | None = None
+    row: Row,
+    pending: list[tuple[str, int, str]],
+    mapped: tuple[str, str] | None = None,
+    buffer: QuantityBuffer | None = None,
 ) -> RenderableType:
     head = Text(inert(row.sku), style="bold")
     head.append(f"  {row.status.label} · {status_text(row)}")
@@ -49,20 +60,31 @@ def detail_renderable(
     table.add_column("back office", ratio=1, no_wrap=True, overflow="ellipsis")
     for name in FIELDS:
         table.add_row(name, _value(row.store, name), _value(row.backoffice, name))
+        master = row.backoffice.quantity if row.backoffice is not None else None
+        if name == "quantity" and buffer is not None and master is not None:
+            # The store is compared with (and synced to) the master's quantity less the buffer.
+            table.add_row(
+                "buffered",
+                Text(""),
+                Text(f"{buffer.apply(master)} for the store (buffer {buffer})"),
+            )
     cells = Text()
     for code in CODES:
         cell = row.cells[code]
         style = CELL_STYLES[CODE_KIND.get(code, "info")] if cell == "N" else ""
+        style = "italic underline" if cell == "I" else style
         cells.append(f"{code}:")
         cells.append(cell, style=style)
         cells.append(" ")
     why = Text("Why\n", style="bold")
-    found = reasons(row)
+    found = reasons(row, buffer)
     for reason in found:
         why.append(f"  • {inert(reason)}\n")
     if not found:
         why.append("  in sync\n")
     parts: list[RenderableType] = [head, Text(""), table, Text(""), cells, Text(""), why]
+    if row.intended:
+        parts.append(_intended(row))
     if pending:
         orders = Text("Pending orders\n", style="bold")
         for order, quantity, state in pending:
@@ -74,14 +96,17 @@ def detail_renderable(
 class RowDetailScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]  # noqa: RUF012
 
-    def __init__(self, row: Row, cache: Cache, pair: str) -> None:
+    def __init__(
+        self, row: Row, cache: Cache, pair: str, buffer: QuantityBuffer | None = None
+    ) -> None:
         super().__init__()
         self.row = row
+        self.buffer = buffer
         key = row.key.split("#", 1)[0]
         self.pending = cache.pending_orders(pair, key) if row.pending_quantity else []
         self.mapped = None if row.store is None else mapping_of_item(cache, pair, row.store.id)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(detail_renderable(self.row, self.pending, self.mapped))
+            yield Static(detail_renderable(self.row, self.pending, self.mapped, self.buffer))
         yield Footer()
