@@ -44,7 +44,9 @@ def full(cache: Cache) -> list[tuple[object, ...]]:
         reconcile(cache, PAIR, POLICY)
         wanted = rows(cache)
         cache.conn.execute("DELETE FROM rows WHERE pair = ?", (PAIR,))
-        cache.conn.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * 20)})", kept)
+        if kept:
+            marks = ", ".join("?" * len(kept[0]))
+            cache.conn.executemany(f"INSERT INTO rows VALUES ({marks})", kept)
     return wanted
 
 

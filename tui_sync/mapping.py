@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tui_sync.cache import Cache, sku_key
 from tui_sync.model import Side, side_label
-from tui_sync.reconcile import Policy, rescore
+from tui_sync.reconcile import ROW_COLUMNS, Policy, rescore
 from tui_sync.text import inert
 
 
@@ -166,10 +166,12 @@ def list_mappings(cache: Cache, pair: str) -> list[Mapping]:
 
 # --- re-pairing the touched rows ---------------------------------------------------------------
 
-_COLUMNS = (
-    "pair, pos, key, sku, name, status, store_rid, backoffice_rid, sides, duplicate, pending, "
-    "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c"
-)
+# Every column of a row, the triage ones too (the shifted rows keep theirs; the new rows get
+# theirs from the rescore).
+_COLUMNS = ROW_COLUMNS
+
+# The columns a new row leaves to the rescore: its cells and its triage values.
+_UNSCORED = len(_COLUMNS.split(", ")) - 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +305,7 @@ def repair(cache: Cache, pair: str, policy: Policy, keys: Iterable[str]) -> int:
         conn.executemany(
             f"INSERT INTO temp.repair_tail ({_COLUMNS}, ord, seq) VALUES "
             "(?, -1, ?, '', '', 'in_sync', ?, ?, ?, ?, ?, "
-            "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)",
+            f"{', '.join(['NULL'] * _UNSCORED)}, ?, ?)",
             [
                 (
                     pair,

@@ -240,7 +240,7 @@ SELECT pair, pos, key, sku, name,
 FROM coded
 """.replace("SORT_VALUES", ", ".join(f"{e} AS {n}" for n, e in ROW_TRIAGE_VALUES.items()))
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     "pair, pos, key, sku, name, status, store_rid, backoffice_rid, sides, duplicate, pending, "
     "c_n, c_ns, c_iv, c_b, c_q, c_qp, c_qn, c_p, c_c, brand, " + ", ".join(ROW_TRIAGE_VALUES)
 )
@@ -279,7 +279,7 @@ def reconcile(cache: Cache, pair: str, policy: Policy) -> int:
             conn.execute(f"DROP INDEX IF EXISTS {index}")
         conn.execute("DELETE FROM rows WHERE pair = :pair", params)
         conn.execute(
-            f"INSERT INTO rows ({_ROW_COLUMNS}) " + _SCORING.format(src=_PAIRED, where=""),
+            f"INSERT INTO rows ({ROW_COLUMNS}) " + _SCORING.format(src=_PAIRED, where=""),
             params,
         )
         for index, columns in ROW_TRIAGE_INDEXES.items():
@@ -336,7 +336,7 @@ def _rescore(
             # the outer query SQLite would score every row first (600 ms at 100k, for 50).
             inner = "AND " + condition.format(", ".join(f":{n}" for n in names))
             conn.execute(
-                f"INSERT OR REPLACE INTO rows ({_ROW_COLUMNS}) "
+                f"INSERT OR REPLACE INTO rows ({ROW_COLUMNS}) "
                 + _SCORING.format(src=_ROWS_WITH_ITEMS.format(inner=inner, hint=hint), where=""),
                 {**params, **names},
             )
