@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import make_app, settle
-from tests.screen import screen_text
+from tests.conftest import FIXED_TIME, make_app, settle
+from tests.screen import raw_controls, screen_text
+from tui_sync.cache import Cache
+from tui_sync.config import SANDBOX_PAIR
+from tui_sync.model import Item
+from tui_sync.reconcile import reconcile
+from tui_sync.refresh import refresh
+from tui_sync.sync import policy_for
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
 from tui_sync.tui.screens.map_picker import ConfirmUnmap, MapPicker
@@ -201,17 +208,6 @@ async def test_a_mapping_created_in_the_console_survives_a_refresh_and_syncs(
 
 
 async def test_hostile_names_in_the_picker_are_shown_inert(data_dir: Path) -> None:
-    from decimal import Decimal
-
-    from tests.conftest import FIXED_TIME
-    from tests.screen import raw_controls
-    from tui_sync.cache import Cache
-    from tui_sync.config import SANDBOX_PAIR
-    from tui_sync.model import Item
-    from tui_sync.reconcile import reconcile
-    from tui_sync.refresh import refresh
-    from tui_sync.sync import policy_for
-
     await asyncio.to_thread(refresh, data_dir, SANDBOX_PAIR)
     hostile = Item(
         id="evil",
