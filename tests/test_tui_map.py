@@ -5,14 +5,22 @@ the mapped pair."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import make_app, settle
-from tests.screen import screen_text
+from tests.conftest import FIXED_TIME, make_app, settle
+from tests.screen import raw_controls, screen_text
+from tui_sync.cache import Cache
+from tui_sync.config import SANDBOX_PAIR
+from tui_sync.model import Item
+from tui_sync.reconcile import reconcile
+from tui_sync.refresh import refresh
+from tui_sync.sync import policy_for
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
 from tui_sync.tui.screens.map_picker import ConfirmUnmap, MapPicker
@@ -197,3 +205,30 @@ async def test_a_mapping_created_in_the_console_survives_a_refresh_and_syncs(
     # written to the store item of TAPE-0005, from the back-office item of SKT-0006
     assert remote_item(data_dir, "store", str(store_id))[0] == back_values[0]
     assert remote_item(data_dir, "backoffice", str(back_id)) == back_values
+
+
+async def test_hostile_names_in_the_picker_are_shown_inert(data_dir: Path) -> None:
+    await asyncio.to_thread(refresh, data_dir, SANDBOX_PAIR)
+    hostile = Item(
+        id="evil",
+        sku="HOOD-0O54\x1b[2J",
+        name="Organic \x1b]0;pwned\x07Hoodie \u202eeidooh",
+        brand=None,
+        quantity=1,
+        price=Decimal("64.95"),
+        cost=None,
+    )
+    with Cache.open(data_dir) as cache, cache.transaction():
+        cache.stage("sandbox", "store", [hostile])
+        cache.swap_in("sandbox", "store", full=False)
+        reconcile(cache, "sandbox", policy_for(SANDBOX_PAIR))
+    app = TuiSyncApp(data_dir, SANDBOX_PAIR, clock=lambda: FIXED_TIME, refresh_on_start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(app, pilot)
+        await pilot.press("7")
+        picker = await open_picker_on(app, pilot, "HOOD-0054")
+        assert picker.candidates is not None
+        assert picker.candidates[0][0].sku == hostile.sku  # the look-alike ranks first
+        shown = screen_text(app)
+        assert raw_controls(shown) == []
+        assert "HOOD-0O54␛[2J" in shown and "<U+202E>" in shown
