@@ -14,12 +14,11 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, journal, money, report
+from tui_sync import cli_auto, journal, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -31,8 +30,7 @@ from tui_sync.config import (
 )
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
-from tui_sync.model import SIDES, Item, Plan, Row, Side, Status, side_label
-from tui_sync.reconcile import reasons
+from tui_sync.model import SIDES, Plan, Row, Side, Status, side_label
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import remote
 from tui_sync.sandbox.remote import SandboxStateError
@@ -381,38 +379,6 @@ def _statuses(text: str | None) -> list[str]:
     return found
 
 
-def _item_json(item: Item | None) -> dict[str, object] | None:
-    if item is None:
-        return None
-    return {
-        "id": item.id,
-        "name": item.name,
-        "brand": item.brand,
-        # Whole quantities are JSON numbers; a fraction is a decimal string, never a float.
-        "quantity": money.text(item.quantity)
-        if isinstance(item.quantity, Decimal)
-        else item.quantity,
-        "price": None if item.price is None else str(item.price),
-        "cost": None if item.cost is None else str(item.cost),
-    }
-
-
-def row_json(row: Row) -> dict[str, object]:
-    return {
-        "sku": row.sku,
-        "status": row.status.value,
-        "cells": dict(row.cells),
-        "store": _item_json(row.store),
-        "backoffice": _item_json(row.backoffice),
-        "pending_quantity": (
-            money.text(row.pending_quantity)
-            if isinstance(row.pending_quantity, Decimal)
-            else row.pending_quantity
-        ),
-        "reasons": reasons(row),
-    }
-
-
 def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     statuses = _statuses(args.status)
     out = sys.stdout
@@ -427,12 +393,7 @@ def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     with _ensure_refreshed(data_dir, pair) as cache:
         rows = watched(iter_rows(cache, pair.name, statuses=statuses))
         if args.json:
-            # Exact data: json.dumps escapes every control and (ensure_ascii, its default) every
-            # non-ASCII character, so nothing raw reaches a terminal even here.
-            out.write("[")
-            for i, row in enumerate(rows):
-                out.write(("," if i else "") + "\n" + json.dumps(row_json(row)))
-            out.write("\n]\n")
+            report.diff_json(rows, out)
         elif args.csv:
             report.diff_csv(rows, out)
         else:

@@ -95,6 +95,11 @@ def _filter(text: str) -> tuple[str, list[object]]:
     return " AND (r.sku LIKE ? ESCAPE '\\' OR r.name LIKE ? ESCAPE '\\')", [like, like]
 
 
+def filter_sql(text: str) -> tuple[str, list[object]]:
+    """The `/` filter as SQL to AND onto a WHERE over `rows AS r` (empty for no filter)."""
+    return _filter(text)
+
+
 def row_count(conn: sqlite3.Connection, pair: str) -> int:
     """Rows of a pair. Reconcile numbers them 0..n-1 and a rescore keeps `pos`, so the last
     position says it in one index probe, where count(*) would read every row (1M: ~160 ms)."""

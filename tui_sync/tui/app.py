@@ -405,16 +405,15 @@ class TuiSyncApp(App[None]):
         self._longest_sku_worker()
         # The selection follows its rows (by key) when the refresh renumbered them.
         self._load_view(keep_cursor=True)
-        gone = ""
-        if message.selection is not None:
-            self.grid.set_selection(message.selection)
-            lost = message.selected_before - len(message.selection)
-            if lost:
-                gone = f"; {lost:,} selected row(s) are gone"
-        self._finish(
-            f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
-            f"back-office items, {summary.rows:,} rows{gone}"
-        )
+        if message.news is None:
+            self._finish(
+                f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
+                f"back-office items, {summary.rows:,} rows"
+            )
+        else:
+            # The selection follows its rows by key (a re-pair renumbers them).
+            self.grid.set_selection_mask(message.news.mask)
+            self._finish(f"Refreshed {summary.rows:,} rows; selected: {message.news.line()}")
         self._update_bars()
 
     def on_sync_done(self, message: SyncDone) -> None:
