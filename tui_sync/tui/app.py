@@ -6,9 +6,11 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import compress
 from pathlib import Path
 
 from rich.text import Text
@@ -23,12 +25,14 @@ from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
-from tui_sync.model import Capabilities, Field, Plan, Side
+from tui_sync.export import FORMATS, ExportError, Format, clipboard_text, default_path, export_rows
+from tui_sync.model import Capabilities, Field, Plan, Row, Side
 from tui_sync.scheduler import guard_reasons
+from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.text import inert
 from tui_sync.tui import actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
-from tui_sync.tui.grid import DiscrepancyGrid
+from tui_sync.tui.grid import DiscrepancyGrid, GridSource
 from tui_sync.tui.messages import (
     CountsReady,
     LongestSku,
@@ -37,6 +41,7 @@ from tui_sync.tui.messages import (
     SyncDone,
     WorkFailed,
 )
+from tui_sync.tui.screens.export_dialog import ExportChoice, ExportDialog, ExportRequest
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.tui.screens.run_log import RunLogScreen
@@ -277,6 +282,151 @@ class TuiSyncApp(App[None]):
     def action_select_none(self) -> None:
         self.grid.clear_selection()
 
+    # --- bulk selection, off the UI thread: a worker builds a mask, the grid merges it -------
+
+    def action_select_like(self) -> None:
+        row, source = self.grid.current_row, self.grid.source
+        if row is None or source is None:
+            return
+        if self.view is SELECTED_VIEW:
+            self.say("Every row of the Selected view is selected already")
+            return
+        what = f"rows like {inert(row.sku)} ({like_description(row)})"
+        self._status(f"Selecting {what}…")
+        self._like_worker(source, self.view, self.filter_text, row, what)
+
+    @work(thread=True, group="select", exit_on_error=False)
+    def _like_worker(self, source: GridSource, view: View, text: str, row: Row, what: str) -> None:
+        mask, found = like_mask(self.data_dir, self.pair.name, view, text, row, source.capacity)
+        self.call_from_thread(self._merge_mask, source, mask, False, f"{found:,} {what}")
+
+    def action_invert_selection(self) -> None:
+        source = self.grid.source
+        if source is not None and len(source):
+            self._status("Inverting the selection in this view…")
+            self._mask_worker(source, 0, len(source), True, "inverted in this view")
+
+    def action_select_range(self) -> None:
+        grid = self.grid
+        if grid.range_anchor is None:
+            if grid.current_row is not None:
+                grid.range_anchor = grid.cursor_row
+                self._show_range()
+            return
+        self._select_range()
+
+    @on(DiscrepancyGrid.RangeChosen)
+    def _select_range(self) -> None:
+        grid, bounds = self.grid, self.grid.range_indices()
+        grid.range_anchor = None
+        if bounds is None or grid.source is None:
+            return
+        low, high = bounds
+        self._status(f"Selecting {high - low + 1:,} rows…")
+        self._mask_worker(grid.source, low, high + 1, False, "rows of the range")
+
+    @on(DiscrepancyGrid.CursorMoved)
+    def _show_range(self) -> None:
+        bounds = self.grid.range_indices()
+        if bounds is not None:
+            low, high = bounds
+            self._status(f"Range: {high - low + 1:,} rows; v or space selects, Esc drops it")
+
+    @work(thread=True, group="select", exit_on_error=False)
+    def _mask_worker(
+        self, source: GridSource, start: int, stop: int, invert: bool, what: str
+    ) -> None:
+        positions = source.positions()[start:stop]
+        mask = mask_of(positions, source.capacity)
+        self.call_from_thread(self._merge_mask, source, mask, invert, f"{len(positions):,} {what}")
+
+    def _merge_mask(self, source: GridSource, mask: bytearray, invert: bool, what: str) -> None:
+        if self.grid.source is not source:  # the view changed meanwhile: its rows are others
+            self._status("The view changed meanwhile: the selection is as it was")
+            return
+        added = self.grid.merge_selection(mask, invert=invert)
+        change = f"{added:+,}" if invert else f"{added:,} more"
+        self._status(f"Selected {what}: {change}, {self.grid.selected_count:,} in all")
+
+    # --- copy and export ------------------------------------------------------------------------
+
+    def action_copy_row(self) -> None:
+        row = self.grid.current_row
+        if row is None:
+            return
+        text = clipboard_text([row])
+        if text is None:  # a row of absurd size: a file, as for a big selection
+            self._export_worker("csv", [row.pos], self._export_path("row", "csv"))
+            return
+        self.copy_to_clipboard(text)
+        self._status(f"Copied {inert(row.sku)} (CSV) to the clipboard")
+
+    def action_copy_selection(self) -> None:
+        if not self.grid.selected_count:
+            self.say("Nothing selected: select rows with space, `,`, `v` or `a`")
+            return
+        self._status(f"Copying {self.grid.selected_count:,} rows…")
+        self._copy_worker(self.grid.selection_mask(), self._export_path("selection", "csv"))
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _copy_worker(self, mask: bytes, fallback: Path) -> None:
+        positions = array("q", compress(range(len(mask)), mask))
+        text = clipboard_text(stream_rows(self.data_dir, self.pair.name, positions))
+        if text is not None:
+            self.call_from_thread(self._copied, text, len(positions))
+            return
+        self._export_rows(positions, "csv", fallback, "over the clipboard's limit: ")
+
+    def _copied(self, text: str, count: int) -> None:
+        self.copy_to_clipboard(text)
+        self._status(f"Copied {count:,} rows (CSV) to the clipboard")
+
+    def _export_path(self, what: str, fmt: str) -> Path:
+        return default_path(self.data_dir, what, fmt, self.clock())
+
+    def action_export(self) -> None:
+        source = self.grid.source
+        choices = [ExportChoice("view", f"The view ({len(source or ()):,} rows)", FORMATS)]
+        if self.grid.selected_count:
+            label = f"The selection ({self.grid.selected_count:,} rows)"
+            choices.append(ExportChoice("selection", label, FORMATS))
+        paths: dict[tuple[str, str], Path] = {
+            (c.key, fmt): self._export_path(self.view.key if c.key == "view" else c.key, fmt)
+            for c in choices
+            for fmt in FORMATS
+        }
+        mask = self.grid.selection_mask()
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is None or source is None:
+                return
+            self._status(f"Exporting to {inert(str(request.path))}…")
+            if request.what == "view":
+                self._export_worker(request.fmt, source.positions(), request.path)
+            else:
+                self._export_worker(request.fmt, mask, request.path)
+
+        self.push_screen(ExportDialog(choices, paths), chosen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export_worker(self, fmt: str, rows: Sequence[int] | bytes, path: Path) -> None:
+        positions = (
+            array("q", compress(range(len(rows)), rows)) if isinstance(rows, bytes) else rows
+        )
+        self._export_rows(positions, "json" if fmt == "json" else "csv", path)
+
+    def _export_rows(
+        self, positions: Sequence[int], fmt: Format, path: Path, why: str = ""
+    ) -> None:
+        """In a worker thread: write the file, then say where (or why not) on the UI thread."""
+        try:
+            count = export_rows(self.data_dir, self.pair.name, positions, fmt, path)
+        except ExportError as exc:
+            self.call_from_thread(self.say, f"Export failed: {exc}", "error", 10)
+            self.call_from_thread(self._status, f"Export failed: {exc}")
+            return
+        self.call_from_thread(self._status, f"{why}{count:,} rows written to {path.resolve()}")
+
     @on(DiscrepancyGrid.SelectionChanged)
     def _selection_changed(self) -> None:
         self._update_bars()
@@ -318,6 +468,10 @@ class TuiSyncApp(App[None]):
         """Esc: stop the refresh or sync in progress (a sync ends after its batch in flight)."""
         if self.query_one("#filter", Input).has_focus:
             return  # Esc there clears the filter (on_key)
+        if self.grid.range_anchor is not None:  # a range anchored with `v`: drop it first
+            self.grid.range_anchor = None
+            self._status("Range dropped")
+            return
         if self.busy and self.running.stop():
             self._status(f"Stopping the {self.busy.lower()}…")
 
