@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, journal, report
+from tui_sync import cli_auto, cli_plan, journal, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -122,12 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser(
         "sync", parents=[common, pair, wait], help="write one side from the other"
     )
-    sync.add_argument("--to", required=True, choices=["store", "backoffice"])
-    sync.add_argument("--fields", required=True, help="quantity,price,cost or both")
+    # Required unless --plan names them (checked in _sync).
+    sync.add_argument("--to", choices=["store", "backoffice"], help="the side to update")
+    sync.add_argument("--fields", help="quantity,price,cost or both")
     which = sync.add_mutually_exclusive_group(required=True)
     which.add_argument("--sku", help="comma separated SKUs")
     which.add_argument("--status", help="rows of these statuses (comma separated)")
     which.add_argument("--all", action="store_true", help="every row")
+    cli_plan.add_flag(which)
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     sync.add_argument(
         "--yes",
@@ -238,7 +240,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.pair is not None:
             config.pair(args.pair)
         return _log(data_dir, args)
-    pair = config.pair(getattr(args, "pair", None))
+    pair = config.pair(cli_plan.pair_name(args) if command == "sync" else args.pair)
     if command == "open":
         return _open_tui(data_dir, pair, args.config)
     ensure_sandbox_for(data_dir, pair)
@@ -427,18 +429,28 @@ def _nothing_to_write(the_plan: Plan) -> None:
 
 
 def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
-    fields = parse_fields(args.fields)
-    target: Side = "store" if args.to == "store" else "backoffice"
+    saved = cli_plan.saved(args) if args.plan is not None else None
+    if saved is not None:
+        fields, target, skus = saved.fields, saved.target, cli_plan.skus(saved)
+    else:
+        for flag in ("to", "fields"):
+            if getattr(args, flag) is None:
+                raise UsageError(f"--{flag}: required (or --plan FILE)")
+        fields = parse_fields(args.fields)
+        target = "store" if args.to == "store" else "backoffice"
+        skus = _selector("--sku", args.sku) or []
     if not args.dry_run:
         _check_master(pair, target, args.yes)
-    skus = _selector("--sku", args.sku) or []
     statuses = _statuses(args.status)
-    if not (skus or statuses or args.all):  # argparse requires one; never fall back to "all"
+    if not (skus or statuses or args.all or saved):  # never fall back to "all"
         raise UsageError("name the rows: --sku, --status or --all")
     from tui_sync.connectors import capabilities
 
     with _ensure_refreshed(data_dir, pair) as cache:
-        rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
+        if saved is not None:
+            rows = list(cli_plan.rows_of(cache, pair.name, skus))
+        else:
+            rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
     missing = sorted({s.upper() for s in skus} - {r.sku.upper() for r in rows})
     source = pair.store if target == "backoffice" else pair.backoffice
     the_plan = plan(
@@ -454,6 +466,8 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     # A SKU asked for by name and not found is a failure; rule refusals are not (section 2).
     code = EXIT_FAILED if missing else EXIT_OK
     _print(report.plan_lines(the_plan))
+    if saved is not None and (changed := cli_plan.still_holds(args.plan, saved, the_plan)):
+        return changed
     refused = cli_auto.check_sync(data_dir, pair, the_plan, args)
     if refused is not None:
         return refused
