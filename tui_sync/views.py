@@ -245,3 +245,19 @@ def iter_rows(
     cur = cache.conn.execute(_ROW_SELECT + where + " ORDER BY r.pos", args)
     while batch := cur.fetchmany(1000):
         yield from (_row(rec) for rec in batch)
+
+
+def row_of(data_dir: Path, pair: str, sku: str, key: str = "") -> Row | None:
+    """One row by its key (indexed), else the first of its SKU (a scan: call it off the UI
+    thread), on a connection of the caller's thread."""
+    with Cache.open(data_dir) as cache:
+        if key:
+            found = cache.conn.execute(
+                _ROW_SELECT + "WHERE r.pair = ? AND r.key = ?", (pair, key)
+            ).fetchone()
+            if found is not None:
+                return _row(found)
+        found = cache.conn.execute(
+            _ROW_SELECT + "WHERE r.pair = ? AND r.sku = ? ORDER BY r.pos LIMIT 1", (pair, sku)
+        ).fetchone()
+        return None if found is None else _row(found)

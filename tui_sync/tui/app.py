@@ -48,10 +48,25 @@ from tui_sync.tui.screens.run_log import RunLogScreen
 from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog
 from tui_sync.tui.selected_rows import SELECTED_VIEW
 from tui_sync.tui.view_bar import ViewBar
-from tui_sync.views import VIEW_BY_KEY, VIEWS, View, ViewRows, stream_rows, view_counts
+from tui_sync.views import (
+    VIEW_BY_KEY,
+    VIEWS,
+    View,
+    ViewRows,
+    row_of,
+    stream_rows,
+    view_counts,
+)
 
 # The sync dialog's fields follow the view it was opened from.
 VIEW_FIELDS: dict[str, tuple[Field, ...]] = {"quantity": ("quantity",), "price": ("price",)}
+# Views that are exactly some statuses: a `sync --status` names their rows.
+STATUSES_OF_VIEW: dict[str, tuple[str, ...]] = {
+    "out_of_sync": ("out_of_sync",),
+    "in_orders": ("in_orders",),
+    "base": ("base",),
+    "unmatched": ("store_only", "backoffice_only"),
+}
 
 
 class ActionCommands(Provider):
@@ -492,12 +507,17 @@ class TuiSyncApp(App[None]):
         grid = self.grid
         scopes: list[Scope] = []
         visible = grid.selected_positions_in_view()
+        # A whole unfiltered status view is what `sync --status` names (the `c` of the plan).
+        whole = not self.filter_text and len(visible) == len(grid.source or ())
+        statuses = STATUSES_OF_VIEW.get(self.view.key, ()) if whole else ()
         if visible:
-            scopes.append(Scope("visible", f"In this view ({len(visible):,})", visible))
+            label = f"In this view ({len(visible):,})"
+            scopes.append(Scope("visible", label, visible, statuses))
         total = grid.selected_count
         if total:
             label = f"All {total:,} ({total - len(visible):,} not shown)"
-            scopes.append(Scope("all", label, grid.selected_positions()))
+            every = statuses if total == len(visible) else ()
+            scopes.append(Scope("all", label, grid.selected_positions(), every))
         row = grid.current_row
         if row is not None:
             scopes.append(Scope("cursor", "Cursor row only", [row.pos]))
@@ -521,8 +541,21 @@ class TuiSyncApp(App[None]):
             fields=VIEW_FIELDS.get(self.view.key),
             default_scope=default,
             guard=partial(guard_reasons, self.data_dir, self.pair),
+            open_row=self._open_plan_row,
+            plan_path=partial(self._export_path, "plan", "json"),
         )
         self.push_screen(dialog, self._sync_chosen)
+
+    def _open_plan_row(self, sku: str, key: str) -> None:
+        self._plan_row_worker(sku, key)
+
+    @work(thread=True, group="plan-row", exclusive=True, exit_on_error=False)
+    def _plan_row_worker(self, sku: str, key: str) -> None:
+        row = row_of(self.data_dir, self.pair.name, sku, key)
+        if row is None:
+            self.call_from_thread(self.say, f"{sku} is no longer in the cache", "warning")
+            return
+        self.call_from_thread(self.push_screen, RowDetailScreen(row, self.cache, self.pair.name))
 
     def _sync_chosen(self, plan: Plan | None) -> None:
         if plan is None or plan.is_empty:
