@@ -202,3 +202,45 @@ async def test_x_exports_the_selection_and_never_over_an_existing_file(
         assert path.read_bytes() == before
     lines = cli_out(data_dir, capsys, "--csv").splitlines(keepends=True)
     assert before.decode() == "".join([lines[0], lines[2], lines[3]])
+
+
+async def test_a_refresh_says_what_changed_among_the_selected_rows(data_dir: Path) -> None:
+    from tui_sync.sandbox import remote
+    from tui_sync.sandbox.state import state_path
+
+    state = state_path(data_dir)
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        rows = list(iter_rows(app.cache, "sandbox"))
+        matched = [r for r in rows if r.store and r.backoffice and r.status != Status.BASE]
+        only_q = [
+            r
+            for r in matched
+            if r.status == Status.OUT_OF_SYNC
+            and r.cells["Q"] == "N"
+            and all(r.cells[c] != "N" for c in CODES if c != "Q")
+        ]
+        fixed, moved = only_q[:2]  # moved: its quantity moves, still off (the same cells)
+        gone = next(r for r in matched if r.status == Status.IN_SYNC and r.pos > moved.pos)
+        kept = next(r for r in matched if r.status == Status.IN_SYNC and r.pos > gone.pos)
+        app.grid.set_selection([fixed.pos, moved.pos, gone.pos, kept.pos])
+        assert fixed.store and fixed.backoffice and gone.store and gone.backoffice
+        assert moved.store and moved.backoffice
+        remote.set_value(state, "store", fixed.store.id, "quantity", fixed.backoffice.quantity)
+        wrong = next(
+            q for q in (int(moved.store.quantity or 0) + d for d in (1, 2))
+            if q != moved.backoffice.quantity
+        )
+        remote.set_value(state, "store", moved.store.id, "quantity", wrong)
+        remote.delete_item(state, "store", gone.store.id)
+        remote.delete_item(state, "backoffice", gone.backoffice.id)
+        await pilot.press("r")
+        await settle(pilot)
+        await done(app, pilot)
+        assert status(app).endswith("selected: 1 now in sync, 1 changed, 1 gone")
+        assert selected_keys(app) == {fixed.key, moved.key, kept.key}  # followed by key
+        await pilot.press("r")  # nothing moved since
+        await settle(pilot)
+        await done(app, pilot)
+        assert status(app).endswith("selected: 3 unchanged")
