@@ -229,7 +229,8 @@ async def test_a_refresh_says_what_changed_among_the_selected_rows(data_dir: Pat
         assert moved.store and moved.backoffice
         remote.set_value(state, "store", fixed.store.id, "quantity", fixed.backoffice.quantity)
         wrong = next(
-            q for q in (int(moved.store.quantity or 0) + d for d in (1, 2))
+            q
+            for q in (int(moved.store.quantity or 0) + d for d in (1, 2))
             if q != moved.backoffice.quantity
         )
         remote.set_value(state, "store", moved.store.id, "quantity", wrong)
