@@ -88,10 +88,6 @@ _FINGERPRINT = " || '|' || ".join(
         *(f"coalesce({side}.{value}, '~')" for side in ("s", "b") for value in _VALUES),
     ]
 )
-_JOINED = (
-    "FROM c.rows AS r LEFT JOIN c.items AS s ON s.rowid = r.store_rid "
-    "LEFT JOIN c.items AS b ON b.rowid = r.backoffice_rid "
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +124,17 @@ def take_snapshot(data_dir: Path, pair: str, positions: Sequence[int]) -> Path:
         conn = _connect(path, data_dir)
         try:
             conn.execute("CREATE TABLE sel (key TEXT PRIMARY KEY, status TEXT, fp TEXT)")
+            conn.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY)")
             conn.execute("BEGIN")
-            for start in range(0, len(positions), 500):
-                part = ", ".join(str(int(p)) for p in positions[start : start + 500])
-                conn.execute(
-                    f"INSERT OR IGNORE INTO sel SELECT r.key, r.status, {_FINGERPRINT} "
-                    f"{_JOINED} WHERE r.pair = ? AND r.pos IN ({part})",
-                    (pair,),
-                )
+            conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((p,) for p in positions))
+            # One join in position order: a range scan of the rows, not a query per 500.
+            conn.execute(
+                f"INSERT OR IGNORE INTO sel SELECT r.key, r.status, {_FINGERPRINT} "
+                f"FROM temp.wanted AS w JOIN c.rows AS r ON r.pair = ? AND r.pos = w.pos "
+                "LEFT JOIN c.items AS s ON s.rowid = r.store_rid "
+                "LEFT JOIN c.items AS b ON b.rowid = r.backoffice_rid",
+                (pair,),
+            )
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -151,26 +150,25 @@ def compare_snapshot(data_dir: Path, pair: str, snapshot: Path) -> SelectionNews
         conn = _connect(snapshot, data_dir)
         try:
             (before,) = conn.execute("SELECT count(*) FROM sel").fetchone()
-            now_in_sync, changed = conn.execute(
-                "SELECT coalesce(sum(r.status = 'in_sync' AND sel.status != 'in_sync'), 0), "
-                f"coalesce(sum(NOT (r.status = 'in_sync' AND sel.status != 'in_sync') "
-                f"AND sel.fp IS NOT {_FINGERPRINT}), 0) "
-                f"FROM sel JOIN c.rows AS r ON r.pair = ? AND r.key = sel.key "
+            (last,) = conn.execute("SELECT max(pos) FROM c.rows WHERE pair = ?", (pair,)).fetchone()
+            mask = bytearray(0 if last is None else int(last) + 1)
+            # One pass: where each row is now, and whether it is now in sync or changed.
+            cur = conn.execute(
+                "SELECT r.pos, r.status = 'in_sync' AND sel.status != 'in_sync', "
+                f"sel.fp IS NOT {_FINGERPRINT} "
+                "FROM sel JOIN c.rows AS r ON r.pair = ? AND r.key = sel.key "
                 "LEFT JOIN c.items AS s ON s.rowid = r.store_rid "
                 "LEFT JOIN c.items AS b ON b.rowid = r.backoffice_rid",
                 (pair,),
-            ).fetchone()
-            mask, kept = bytearray(), 0
-            cur = conn.execute(
-                "SELECT r.pos FROM sel JOIN c.rows AS r ON r.pair = ? AND r.key = sel.key "
-                "ORDER BY r.pos DESC",  # the last first: the mask is sized once
-                (pair,),
             )
+            kept, now_in_sync, changed = 0, 0, 0
             while batch := cur.fetchmany(10_000):
-                for (pos,) in batch:
-                    if pos >= len(mask):
-                        mask.extend(bytes(pos + 1 - len(mask)))
+                for pos, synced, differs in batch:
                     mask[pos] = 1
+                    if synced:
+                        now_in_sync += 1
+                    elif differs:
+                        changed += 1
                 kept += len(batch)
         finally:
             conn.close()
