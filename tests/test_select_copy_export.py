@@ -245,3 +245,55 @@ async def test_a_refresh_says_what_changed_among_the_selected_rows(data_dir: Pat
         await settle(pilot)
         await done(app, pilot)
         assert status(app).endswith("selected: 3 unchanged")
+
+
+async def test_bulk_selections_merge_in_the_order_of_the_keys(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`,` then `i` is "invert (the rows like it)", even when the `,` query finishes last."""
+    import threading
+
+    from tui_sync.tui import app as app_module
+
+    release = threading.Event()
+    real = app_module.like_mask
+
+    def slow_like(*args: object, **kwargs: object) -> tuple[bytearray, int]:
+        assert release.wait(30)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    computed = threading.Event()
+    real_mask_of = app_module.mask_of
+
+    def mask_of(*args: object) -> bytearray:
+        try:
+            return real_mask_of(*args)  # type: ignore[arg-type]
+        finally:
+            computed.set()
+
+    monkeypatch.setattr(app_module, "like_mask", slow_like)
+    monkeypatch.setattr(app_module, "mask_of", mask_of)
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        source = app.grid.source
+        assert source is not None
+        view = source.fetch(0, len(source))
+        target = view[0]
+        await pilot.press("comma", "i")
+
+        def inverted() -> bool:  # its mask made and handed over: the worker has ended
+            return computed.is_set() and all(w.name != "_mask_worker" for w in app.workers)
+
+        for _ in range(400):
+            if inverted():
+                break
+            await pilot.pause(0.01)
+        assert inverted()
+        await pilot.pause()
+        assert app.grid.selected_count == 0  # the invert waits for the `,` before it
+        release.set()
+        await done(app, pilot)
+        like = {r.key for r in view if signature(r) == signature(target)}
+        assert selected_keys(app) == {r.key for r in view} - like
