@@ -253,17 +253,17 @@ async def test_bulk_selections_merge_in_the_order_of_the_keys(
     """`,` then `i` is "invert (the rows like it)", even when the `,` query finishes last."""
     import threading
 
-    from tui_sync.tui import app as app_module
+    from tui_sync import selection
 
     release = threading.Event()
-    real = app_module.like_mask
+    real = selection.like_mask
 
     def slow_like(*args: object, **kwargs: object) -> tuple[bytearray, int]:
         assert release.wait(30)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     computed = threading.Event()
-    real_mask_of = app_module.mask_of
+    real_mask_of = selection.mask_of
 
     def mask_of(*args: object) -> bytearray:
         try:
@@ -271,8 +271,8 @@ async def test_bulk_selections_merge_in_the_order_of_the_keys(
         finally:
             computed.set()
 
-    monkeypatch.setattr(app_module, "like_mask", slow_like)
-    monkeypatch.setattr(app_module, "mask_of", mask_of)
+    monkeypatch.setattr("tui_sync.tui.app.like_mask", slow_like)
+    monkeypatch.setattr("tui_sync.tui.app.mask_of", mask_of)
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
