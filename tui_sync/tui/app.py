@@ -6,6 +6,7 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -127,6 +128,10 @@ class TuiSyncApp(App[None]):
         self.busy: str | None = None
         self.last_refresh: str = "not refreshed yet"
         self._filter_timer: Timer | None = None
+        # Bulk selections are merged in the order asked for (see _merge_mask).
+        self._mask_tickets = itertools.count()
+        self._mask_next = 0
+        self._masks_ready: dict[int, tuple[GridSource, bytearray | None, bool, str]] = {}
         self._counted_since_open = False
 
     # --- layout ----------------------------------------------------------------------------
@@ -308,18 +313,26 @@ class TuiSyncApp(App[None]):
             return
         what = f"rows like {inert(row.sku)} ({like_description(row)})"
         self._status(f"Selecting {what}…")
-        self._like_worker(source, self.view, self.filter_text, row, what)
+        ticket = next(self._mask_tickets)
+        self._like_worker(ticket, source, self.view, self.filter_text, row, what)
 
     @work(thread=True, group="select", exit_on_error=False)
-    def _like_worker(self, source: GridSource, view: View, text: str, row: Row, what: str) -> None:
-        mask, found = like_mask(self.data_dir, self.pair.name, view, text, row, source.capacity)
-        self.call_from_thread(self._merge_mask, source, mask, False, f"{found:,} {what}")
+    def _like_worker(
+        self, ticket: int, source: GridSource, view: View, text: str, row: Row, what: str
+    ) -> None:
+        try:
+            mask, found = like_mask(self.data_dir, self.pair.name, view, text, row, source.capacity)
+        except Exception as exc:  # its turn must still come, or later merges would wait forever
+            self.call_from_thread(self._merge_mask, ticket, source, None, False, str(exc))
+            raise
+        self.call_from_thread(self._merge_mask, ticket, source, mask, False, f"{found:,} {what}")
 
     def action_invert_selection(self) -> None:
         source = self.grid.source
         if source is not None and len(source):
             self._status("Inverting the selection in this view…")
-            self._mask_worker(source, 0, len(source), True, "inverted in this view")
+            ticket = next(self._mask_tickets)
+            self._mask_worker(ticket, source, 0, len(source), True, "inverted in this view")
 
     def action_select_range(self) -> None:
         grid = self.grid
@@ -338,7 +351,8 @@ class TuiSyncApp(App[None]):
             return
         low, high = bounds
         self._status(f"Selecting {high - low + 1:,} rows…")
-        self._mask_worker(grid.source, low, high + 1, False, "rows of the range")
+        ticket = next(self._mask_tickets)
+        self._mask_worker(ticket, grid.source, low, high + 1, False, "rows of the range")
 
     @on(DiscrepancyGrid.CursorMoved)
     def _show_range(self) -> None:
@@ -349,19 +363,35 @@ class TuiSyncApp(App[None]):
 
     @work(thread=True, group="select", exit_on_error=False)
     def _mask_worker(
-        self, source: GridSource, start: int, stop: int, invert: bool, what: str
+        self, ticket: int, source: GridSource, start: int, stop: int, invert: bool, what: str
     ) -> None:
         positions = source.positions()[start:stop]
         mask = mask_of(positions, source.capacity)
-        self.call_from_thread(self._merge_mask, source, mask, invert, f"{len(positions):,} {what}")
+        what = f"{len(positions):,} {what}"
+        self.call_from_thread(self._merge_mask, ticket, source, mask, invert, what)
 
-    def _merge_mask(self, source: GridSource, mask: bytearray, invert: bool, what: str) -> None:
-        if self.grid.source is not source:  # the view changed meanwhile: its rows are others
-            self._status("The view changed meanwhile: the selection is as it was")
-            return
-        added = self.grid.merge_selection(mask, invert=invert)
-        change = f"{added:+,}" if invert else f"{added:,} more"
-        self._status(f"Selected {what}: {change}, {self.grid.selected_count:,} in all")
+    def _merge_mask(
+        self,
+        ticket: int,
+        source: GridSource,
+        mask: bytearray | None,
+        invert: bool,
+        what: str,
+    ) -> None:
+        """Merge in the order the keys were pressed (`,` then `i` is not `i` then `,`), however
+        the workers finish; `mask` None: that request failed (`what` says why)."""
+        self._masks_ready[ticket] = (source, mask, invert, what)
+        while self._mask_next in self._masks_ready:
+            source, mask, invert, what = self._masks_ready.pop(self._mask_next)
+            self._mask_next += 1
+            if mask is None:
+                self._status(f"Selecting failed: {what}")
+            elif self.grid.source is not source:  # the view changed meanwhile: other rows
+                self._status("The view changed meanwhile: the selection is as it was")
+            else:
+                added = self.grid.merge_selection(mask, invert=invert)
+                change = f"{added:+,}" if invert else f"{added:,} more"
+                self._status(f"Selected {what}: {change}, {self.grid.selected_count:,} in all")
 
     # --- copy and export ------------------------------------------------------------------------
 
