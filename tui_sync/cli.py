@@ -14,12 +14,11 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, cli_ignore, cli_map, journal, money, report
+from tui_sync import cli_auto, cli_ignore, cli_map, cli_plan, journal, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -31,8 +30,7 @@ from tui_sync.config import (
 )
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
-from tui_sync.model import SIDES, Item, Plan, QuantityBuffer, Row, Side, Status, side_label
-from tui_sync.reconcile import reasons
+from tui_sync.model import SIDES, Plan, Row, Side, Status, side_label
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import remote
 from tui_sync.sandbox.remote import SandboxStateError
@@ -125,12 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser(
         "sync", parents=[common, pair, wait], help="write one side from the other"
     )
-    sync.add_argument("--to", required=True, choices=["store", "backoffice"])
-    sync.add_argument("--fields", required=True, help="quantity,price,cost or both")
+    # Required unless --plan names them (checked in _sync).
+    sync.add_argument("--to", choices=["store", "backoffice"], help="the side to update")
+    sync.add_argument("--fields", help="quantity,price,cost or both")
     which = sync.add_mutually_exclusive_group(required=True)
     which.add_argument("--sku", help="comma separated SKUs")
     which.add_argument("--status", help="rows of these statuses (comma separated)")
     which.add_argument("--all", action="store_true", help="every row")
+    cli_plan.add_flag(which)
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     sync.add_argument(
         "--yes",
@@ -243,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.pair is not None:
             config.pair(args.pair)
         return _log(data_dir, args)
-    pair = config.pair(getattr(args, "pair", None))
+    pair = config.pair(cli_plan.pair_name(args) if command == "sync" else args.pair)
     if command == "open":
         return _open_tui(data_dir, pair, args.config)
     ensure_sandbox_for(data_dir, pair)
@@ -390,42 +390,6 @@ def _statuses(text: str | None) -> list[str]:
     return found
 
 
-def _item_json(item: Item | None) -> dict[str, object] | None:
-    if item is None:
-        return None
-    return {
-        "id": item.id,
-        "name": item.name,
-        "brand": item.brand,
-        # Whole quantities are JSON numbers; a fraction is a decimal string, never a float.
-        "quantity": money.text(item.quantity)
-        if isinstance(item.quantity, Decimal)
-        else item.quantity,
-        "price": None if item.price is None else str(item.price),
-        "cost": None if item.cost is None else str(item.cost),
-    }
-
-
-def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object]:
-    return {
-        "sku": row.sku,
-        "status": row.status.value,
-        "cells": dict(row.cells),
-        "store": _item_json(row.store),
-        "backoffice": _item_json(row.backoffice),
-        "pending_quantity": (
-            money.text(row.pending_quantity)
-            if isinstance(row.pending_quantity, Decimal)
-            else row.pending_quantity
-        ),
-        "reasons": reasons(row, buffer),
-        # The seller's intended differences (`ignore`): their cells read "I".
-        "intended": [
-            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
-        ],
-    }
-
-
 def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     statuses = _statuses(args.status)
     out = sys.stdout
@@ -441,12 +405,7 @@ def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     with _ensure_refreshed(data_dir, pair) as cache:
         rows = watched(iter_rows(cache, pair.name, statuses=statuses))
         if args.json:
-            # Exact data: json.dumps escapes every control and (ensure_ascii, its default) every
-            # non-ASCII character, so nothing raw reaches a terminal even here.
-            out.write("[")
-            for i, row in enumerate(rows):
-                out.write(("," if i else "") + "\n" + json.dumps(row_json(row, buffer)))
-            out.write("\n]\n")
+            report.diff_json(rows, out, buffer)
         elif args.csv:
             report.diff_csv(rows, out)
         else:
@@ -480,18 +439,28 @@ def _nothing_to_write(the_plan: Plan) -> None:
 
 
 def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
-    fields = parse_fields(args.fields)
-    target: Side = "store" if args.to == "store" else "backoffice"
+    saved = cli_plan.saved(args) if args.plan is not None else None
+    if saved is not None:
+        fields, target, skus = saved.fields, saved.target, cli_plan.skus(saved)
+    else:
+        for flag in ("to", "fields"):
+            if getattr(args, flag) is None:
+                raise UsageError(f"--{flag}: required (or --plan FILE)")
+        fields = parse_fields(args.fields)
+        target = "store" if args.to == "store" else "backoffice"
+        skus = _selector("--sku", args.sku) or []
     if not args.dry_run:
         _check_master(pair, target, args.yes)
-    skus = _selector("--sku", args.sku) or []
     statuses = _statuses(args.status)
-    if not (skus or statuses or args.all):  # argparse requires one; never fall back to "all"
+    if not (skus or statuses or args.all or saved):  # never fall back to "all"
         raise UsageError("name the rows: --sku, --status or --all")
     from tui_sync.connectors import capabilities
 
     with _ensure_refreshed(data_dir, pair) as cache:
-        rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
+        if saved is not None:
+            rows = list(cli_plan.rows_of(cache, pair.name, skus))
+        else:
+            rows = list(iter_rows(cache, pair.name, statuses=statuses, skus=skus))
     missing = sorted({s.upper() for s in skus} - {r.sku.upper() for r in rows})
     source = pair.store if target == "backoffice" else pair.backoffice
     the_plan = plan(
@@ -507,6 +476,8 @@ def _sync(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
     # A SKU asked for by name and not found is a failure; rule refusals are not (section 2).
     code = EXIT_FAILED if missing else EXIT_OK
     _print(report.plan_lines(the_plan))
+    if saved is not None and (changed := cli_plan.still_holds(args.plan, saved, the_plan)):
+        return changed
     refused = cli_auto.check_sync(data_dir, pair, the_plan, args)
     if refused is not None:
         return refused

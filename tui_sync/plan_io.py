@@ -108,8 +108,12 @@ def _field(text: object) -> Field:
     raise ValueError(f"unknown field {text!r}")
 
 
+def dumps(plan: Plan) -> str:
+    return json.dumps(to_json(plan))
+
+
 def write(plan: Plan, path: Path) -> None:
-    path.write_text(json.dumps(to_json(plan)), encoding="utf-8")
+    path.write_text(dumps(plan), encoding="utf-8")
 
 
 def read(path: Path) -> Plan:

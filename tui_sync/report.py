@@ -12,13 +12,16 @@ No rich and no textual here (the core stays headless): cell widths come from `un
 from __future__ import annotations
 
 import csv
+import json
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import TextIO
 
-from tui_sync import journal
+from tui_sync import journal, money
 from tui_sync.cache import Cache
-from tui_sync.model import CODES, FIELD_CODES, Item, Plan, Row, side_label
+from tui_sync.model import CODES, FIELD_CODES, Item, Plan, QuantityBuffer, Row, side_label
+from tui_sync.reconcile import reasons
 from tui_sync.text import csv_text, inert
 
 # A SKU column never grows past this; longer SKUs are shortened in the middle.
@@ -138,6 +141,52 @@ def diff_table(rows: Iterable[Row], width: int, out: TextIO) -> None:
             f"{_v(row.store, 'quantity'):>7} {_v(row.backoffice, 'quantity'):>7} "
             f"{_v(row.store, 'price'):>9} {_v(row.backoffice, 'price'):>9}  {n}\n"
         )
+
+
+def _item_json(item: Item | None) -> dict[str, object] | None:
+    if item is None:
+        return None
+    return {
+        "id": item.id,
+        "name": item.name,
+        "brand": item.brand,
+        # Whole quantities are JSON numbers; a fraction is a decimal string, never a float.
+        "quantity": money.text(item.quantity)
+        if isinstance(item.quantity, Decimal)
+        else item.quantity,
+        "price": None if item.price is None else str(item.price),
+        "cost": None if item.cost is None else str(item.cost),
+    }
+
+
+def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object]:
+    return {
+        "sku": row.sku,
+        "status": row.status.value,
+        "cells": dict(row.cells),
+        "store": _item_json(row.store),
+        "backoffice": _item_json(row.backoffice),
+        "pending_quantity": (
+            money.text(row.pending_quantity)
+            if isinstance(row.pending_quantity, Decimal)
+            else row.pending_quantity
+        ),
+        "reasons": reasons(row, buffer),
+        # The seller's intended differences (`ignore`): their cells read "I".
+        "intended": [
+            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
+        ],
+    }
+
+
+def diff_json(rows: Iterable[Row], out: TextIO, buffer: QuantityBuffer | None = None) -> None:
+    """One JSON array, a row per line, streamed. Exact data: json.dumps escapes every control
+    and (ensure_ascii, its default) every non-ASCII character, so nothing raw reaches a
+    terminal even here."""
+    out.write("[")
+    for i, row in enumerate(rows):
+        out.write(("," if i else "") + "\n" + json.dumps(row_json(row, buffer)))
+    out.write("\n]\n")
 
 
 def diff_csv(rows: Iterable[Row], out: TextIO) -> None:

@@ -157,6 +157,11 @@ def _filter(text: str) -> tuple[str, list[object]]:
     return " AND (r.sku LIKE ? ESCAPE '\\' OR r.name LIKE ? ESCAPE '\\')", [like, like]
 
 
+def filter_sql(text: str) -> tuple[str, list[object]]:
+    """The `/` filter as SQL to AND onto a WHERE over `rows AS r` (empty for no filter)."""
+    return _filter(text)
+
+
 def row_count(conn: sqlite3.Connection, pair: str) -> int:
     """Rows of a pair. Reconcile numbers them 0..n-1 and a rescore keeps `pos`, so the last
     position says it in one index probe, where count(*) would read every row (1M: ~160 ms)."""
@@ -406,3 +411,19 @@ def iter_rows(
     cur = cache.conn.execute(_ROW_SELECT + where + " ORDER BY r.pos", args)
     while batch := cur.fetchmany(1000):
         yield from _rows(cache, pair, batch)
+
+
+def row_of(data_dir: Path, pair: str, sku: str, key: str = "") -> Row | None:
+    """One row by its key (indexed), else the first of its SKU (a scan: call it off the UI
+    thread), on a connection of the caller's thread."""
+    with Cache.open(data_dir) as cache:
+        if key:
+            found = cache.conn.execute(
+                _ROW_SELECT + "WHERE r.pair = ? AND r.key = ?", (pair, key)
+            ).fetchone()
+            if found is not None:
+                return _rows(cache, pair, [found])[0]
+        found = cache.conn.execute(
+            _ROW_SELECT + "WHERE r.pair = ? AND r.sku = ? ORDER BY r.pos LIMIT 1", (pair, sku)
+        ).fetchone()
+        return None if found is None else _rows(cache, pair, [found])[0]

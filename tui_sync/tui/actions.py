@@ -40,6 +40,36 @@ ACTIONS: tuple[Action, ...] = (
         "select_all", "a", "select_all", "Sel all", "Select every row of the current view", True
     ),
     Action("select_none", "n", "select_none", "Sel none", "Clear the selection"),
+    Action(
+        "select_like",
+        "comma",
+        "select_like",
+        "Sel like",
+        "Select the rows of the view like the cursor row (same status, same N codes)",
+    ),
+    Action("invert", "i", "invert_selection", "Invert", "Invert the selection within the view"),
+    Action(
+        "range",
+        "v",
+        "select_range",
+        "Range",
+        "Anchor a range at the cursor row; move, then v or space selects it (Esc drops it)",
+    ),
+    Action("copy_row", "y", "copy_row", "Copy row", "Copy the cursor row (CSV) to the clipboard"),
+    Action(
+        "copy_selection",
+        "Y",
+        "copy_selection",
+        "Copy sel",
+        "Copy the selected rows (CSV) to the clipboard; a big selection goes to a file",
+    ),
+    Action(
+        "export",
+        "x",
+        "export",
+        "Export",
+        "Export the view or the selection to CSV or JSON (as diff --csv / --json)",
+    ),
     Action("row", "enter", "row_detail", "Detail", "Both sides of the cursor row, with reasons"),
     Action(
         "map",
@@ -113,6 +143,10 @@ def bindings() -> list[BindingType]:
 
 
 def key_label(action: Action) -> str:
-    return {"slash": "/", "question_mark": "?", "enter": "Enter", "escape": "Esc"}.get(
-        action.key, action.key
-    )
+    return {
+        "slash": "/",
+        "question_mark": "?",
+        "enter": "Enter",
+        "escape": "Esc",
+        "comma": ",",
+    }.get(action.key, action.key)

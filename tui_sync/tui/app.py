@@ -6,10 +6,13 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+from array import array
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import compress
 from pathlib import Path
 
 from rich.text import Text
@@ -25,13 +28,15 @@ from tui_sync import breakdown, intended
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
+from tui_sync.export import FORMATS, ExportError, Format, clipboard_text, default_path, export_rows
 from tui_sync.model import Capabilities, Field, Plan, Row, Side
 from tui_sync.scheduler import guard_reasons
+from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.sync import store_buffer
 from tui_sync.text import inert
 from tui_sync.tui import actions, map_actions, workers
 from tui_sync.tui.checkbox import TextCheckbox
-from tui_sync.tui.grid import DiscrepancyGrid
+from tui_sync.tui.grid import DiscrepancyGrid, GridSource
 from tui_sync.tui.messages import (
     CountsReady,
     IntentChanged,
@@ -45,6 +50,7 @@ from tui_sync.tui.messages import (
     SyncDone,
     WorkFailed,
 )
+from tui_sync.tui.screens.export_dialog import ExportChoice, ExportDialog, ExportRequest
 from tui_sync.tui.screens.help import HelpScreen
 from tui_sync.tui.screens.intended import IntendedDialog, IntentChoice
 from tui_sync.tui.screens.row_detail import RowDetailScreen
@@ -63,6 +69,7 @@ from tui_sync.views import (
     ViewRows,
     index_in,
     positions_of,
+    row_of,
     stream_rows,
     view_counts,
     view_order,
@@ -70,6 +77,13 @@ from tui_sync.views import (
 
 # The sync dialog's fields follow the view it was opened from.
 VIEW_FIELDS: dict[str, tuple[Field, ...]] = {"quantity": ("quantity",), "price": ("price",)}
+# Views that are exactly some statuses: a `sync --status` names their rows.
+STATUSES_OF_VIEW: dict[str, tuple[str, ...]] = {
+    "out_of_sync": ("out_of_sync",),
+    "in_orders": ("in_orders",),
+    "base": ("base",),
+    "unmatched": ("store_only", "backoffice_only"),
+}
 
 
 class ActionCommands(Provider):
@@ -130,6 +144,10 @@ class TuiSyncApp(App[None]):
         self.busy: str | None = None
         self.last_refresh: str = "not refreshed yet"
         self._filter_timer: Timer | None = None
+        # Bulk selections are merged in the order asked for (see _merge_mask).
+        self._mask_tickets = itertools.count()
+        self._mask_next = 0
+        self._masks_ready: dict[int, tuple[GridSource, bytearray | None, bool, str]] = {}
         self._counted_since_open = False
         # The order of the view (`o`, `O`) and a breakdown line it is narrowed to (`F`): both
         # stay across views, filters and refreshes until changed.
@@ -504,6 +522,176 @@ class TuiSyncApp(App[None]):
     def action_select_none(self) -> None:
         self.grid.clear_selection()
 
+    # --- bulk selection, off the UI thread: a worker builds a mask, the grid merges it -------
+
+    def action_select_like(self) -> None:
+        row, source = self.grid.current_row, self.grid.source
+        if row is None or source is None:
+            return
+        if self.view is SELECTED_VIEW:
+            self.say("Every row of the Selected view is selected already")
+            return
+        what = f"rows like {inert(row.sku)} ({like_description(row)})"
+        self._status(f"Selecting {what}…")
+        ticket = next(self._mask_tickets)
+        self._like_worker(ticket, source, self.view, self.filter_text, row, what)
+
+    @work(thread=True, group="select", exit_on_error=False)
+    def _like_worker(
+        self, ticket: int, source: GridSource, view: View, text: str, row: Row, what: str
+    ) -> None:
+        try:
+            mask, found = like_mask(self.data_dir, self.pair.name, view, text, row, source.capacity)
+        except Exception as exc:  # its turn must still come, or later merges would wait forever
+            self.call_from_thread(self._merge_mask, ticket, source, None, False, str(exc))
+            raise
+        self.call_from_thread(self._merge_mask, ticket, source, mask, False, f"{found:,} {what}")
+
+    def action_invert_selection(self) -> None:
+        source = self.grid.source
+        if source is not None and len(source):
+            self._status("Inverting the selection in this view…")
+            ticket = next(self._mask_tickets)
+            self._mask_worker(ticket, source, 0, len(source), True, "inverted in this view")
+
+    def action_select_range(self) -> None:
+        grid = self.grid
+        if grid.range_anchor is None:
+            if grid.current_row is not None:
+                grid.range_anchor = grid.cursor_row
+                self._show_range()
+            return
+        self._select_range()
+
+    @on(DiscrepancyGrid.RangeChosen)
+    def _select_range(self) -> None:
+        grid, bounds = self.grid, self.grid.range_indices()
+        grid.range_anchor = None
+        if bounds is None or grid.source is None:
+            return
+        low, high = bounds
+        self._status(f"Selecting {high - low + 1:,} rows…")
+        ticket = next(self._mask_tickets)
+        self._mask_worker(ticket, grid.source, low, high + 1, False, "rows of the range")
+
+    @on(DiscrepancyGrid.CursorMoved)
+    def _show_range(self) -> None:
+        bounds = self.grid.range_indices()
+        if bounds is not None:
+            low, high = bounds
+            self._status(f"Range: {high - low + 1:,} rows; v or space selects, Esc drops it")
+
+    @work(thread=True, group="select", exit_on_error=False)
+    def _mask_worker(
+        self, ticket: int, source: GridSource, start: int, stop: int, invert: bool, what: str
+    ) -> None:
+        positions = source.positions()[start:stop]
+        mask = mask_of(positions, source.capacity)
+        what = f"{len(positions):,} {what}"
+        self.call_from_thread(self._merge_mask, ticket, source, mask, invert, what)
+
+    def _merge_mask(
+        self,
+        ticket: int,
+        source: GridSource,
+        mask: bytearray | None,
+        invert: bool,
+        what: str,
+    ) -> None:
+        """Merge in the order the keys were pressed (`,` then `i` is not `i` then `,`), however
+        the workers finish; `mask` None: that request failed (`what` says why)."""
+        self._masks_ready[ticket] = (source, mask, invert, what)
+        while self._mask_next in self._masks_ready:
+            source, mask, invert, what = self._masks_ready.pop(self._mask_next)
+            self._mask_next += 1
+            if mask is None:
+                self._status(f"Selecting failed: {what}")
+            elif self.grid.source is not source:  # the view changed meanwhile: other rows
+                self._status("The view changed meanwhile: the selection is as it was")
+            else:
+                added = self.grid.merge_selection(mask, invert=invert)
+                change = f"{added:+,}" if invert else f"{added:,} more"
+                self._status(f"Selected {what}: {change}, {self.grid.selected_count:,} in all")
+
+    # --- copy and export ------------------------------------------------------------------------
+
+    def action_copy_row(self) -> None:
+        row = self.grid.current_row
+        if row is None:
+            return
+        text = clipboard_text([row])
+        if text is None:  # a row of absurd size: a file, as for a big selection
+            self._export_worker("csv", [row.pos], self._export_path("row", "csv"))
+            return
+        self.copy_to_clipboard(text)
+        self._status(f"Copied {inert(row.sku)} (CSV) to the clipboard")
+
+    def action_copy_selection(self) -> None:
+        if not self.grid.selected_count:
+            self.say("Nothing selected: select rows with space, `,`, `v` or `a`")
+            return
+        self._status(f"Copying {self.grid.selected_count:,} rows…")
+        self._copy_worker(self.grid.selection_mask(), self._export_path("selection", "csv"))
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _copy_worker(self, mask: bytes, fallback: Path) -> None:
+        positions = array("q", compress(range(len(mask)), mask))
+        text = clipboard_text(stream_rows(self.data_dir, self.pair.name, positions))
+        if text is not None:
+            self.call_from_thread(self._copied, text, len(positions))
+            return
+        self._export_rows(positions, "csv", fallback, "over the clipboard's limit: ")
+
+    def _copied(self, text: str, count: int) -> None:
+        self.copy_to_clipboard(text)
+        self._status(f"Copied {count:,} rows (CSV) to the clipboard")
+
+    def _export_path(self, what: str, fmt: str) -> Path:
+        return default_path(self.data_dir, what, fmt, self.clock())
+
+    def action_export(self) -> None:
+        source = self.grid.source
+        choices = [ExportChoice("view", f"The view ({len(source or ()):,} rows)", FORMATS)]
+        if self.grid.selected_count:
+            label = f"The selection ({self.grid.selected_count:,} rows)"
+            choices.append(ExportChoice("selection", label, FORMATS))
+        paths: dict[tuple[str, str], Path] = {
+            (c.key, fmt): self._export_path(self.view.key if c.key == "view" else c.key, fmt)
+            for c in choices
+            for fmt in FORMATS
+        }
+        mask = self.grid.selection_mask()
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is None or source is None:
+                return
+            self._status(f"Exporting to {inert(str(request.path))}…")
+            if request.what == "view":
+                self._export_worker(request.fmt, source.positions(), request.path)
+            else:
+                self._export_worker(request.fmt, mask, request.path)
+
+        self.push_screen(ExportDialog(choices, paths), chosen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export_worker(self, fmt: str, rows: Sequence[int] | bytes, path: Path) -> None:
+        positions = (
+            array("q", compress(range(len(rows)), rows)) if isinstance(rows, bytes) else rows
+        )
+        self._export_rows(positions, "json" if fmt == "json" else "csv", path)
+
+    def _export_rows(
+        self, positions: Sequence[int], fmt: Format, path: Path, why: str = ""
+    ) -> None:
+        """In a worker thread: write the file, then say where (or why not) on the UI thread."""
+        try:
+            count = export_rows(self.data_dir, self.pair.name, positions, fmt, path)
+        except ExportError as exc:
+            self.call_from_thread(self.say, f"Export failed: {exc}", "error", 10)
+            self.call_from_thread(self._status, f"Export failed: {exc}")
+            return
+        self.call_from_thread(self._status, f"{why}{count:,} rows written to {path.resolve()}")
+
     @on(DiscrepancyGrid.SelectionChanged)
     def _selection_changed(self) -> None:
         self._update_bars()
@@ -600,6 +788,10 @@ class TuiSyncApp(App[None]):
         """Esc: stop the refresh or sync in progress (a sync ends after its batch in flight)."""
         if self.query_one("#filter", Input).has_focus:
             return  # Esc there clears the filter (on_key)
+        if self.grid.range_anchor is not None:  # a range anchored with `v`: drop it first
+            self.grid.range_anchor = None
+            self._status("Range dropped")
+            return
         if self.busy and self.running.stop():
             self._status(f"Stopping the {self.busy.lower()}…")
         elif not self.busy and self.narrow is not None:  # back from a breakdown line
@@ -624,12 +816,20 @@ class TuiSyncApp(App[None]):
         scopes: list[Scope] = []
         visible = grid.selected_positions_in_view()
         visible.sort()  # in SKU order whatever the sort, as a plan lists them (C-fast if so)
+        # A whole status view, unfiltered and not narrowed by a breakdown line, is what
+        # `sync --status` names (the `c` of the plan).
+        whole = (
+            not self.filter_text and self.narrow is None and len(visible) == len(grid.source or ())
+        )
+        statuses = STATUSES_OF_VIEW.get(self.view.key, ()) if whole else ()
         if visible:
-            scopes.append(Scope("visible", f"In this view ({len(visible):,})", visible))
+            label = f"In this view ({len(visible):,})"
+            scopes.append(Scope("visible", label, visible, statuses))
         total = grid.selected_count
         if total:
             label = f"All {total:,} ({total - len(visible):,} not shown)"
-            scopes.append(Scope("all", label, grid.selected_positions()))
+            every = statuses if total == len(visible) else ()
+            scopes.append(Scope("all", label, grid.selected_positions(), every))
         row = grid.current_row
         if row is not None:
             scopes.append(Scope("cursor", "Cursor row only", [row.pos]))
@@ -653,8 +853,21 @@ class TuiSyncApp(App[None]):
             fields=VIEW_FIELDS.get(self.view.key),
             default_scope=default,
             guard=partial(guard_reasons, self.data_dir, self.pair),
+            open_row=self._open_plan_row,
+            plan_path=partial(self._export_path, "plan", "json"),
         )
         self.push_screen(dialog, self._sync_chosen)
+
+    def _open_plan_row(self, sku: str, key: str) -> None:
+        self._plan_row_worker(sku, key)
+
+    @work(thread=True, group="plan-row", exclusive=True, exit_on_error=False)
+    def _plan_row_worker(self, sku: str, key: str) -> None:
+        row = row_of(self.data_dir, self.pair.name, sku, key)
+        if row is None:
+            self.call_from_thread(self.say, f"{sku} is no longer in the cache", "warning")
+            return
+        self.call_from_thread(self.push_screen, RowDetailScreen(row, self.cache, self.pair.name))
 
     def _sync_chosen(self, plan: Plan | None) -> None:
         if plan is None or plan.is_empty:
@@ -691,16 +904,15 @@ class TuiSyncApp(App[None]):
         self._longest_sku_worker()
         # The selection follows its rows (by key) when the refresh renumbered them.
         self._load_view(keep_cursor=True)
-        gone = ""
-        if message.selection is not None:
-            self.grid.set_selection(message.selection)
-            lost = message.selected_before - len(message.selection)
-            if lost:
-                gone = f"; {lost:,} selected row(s) are gone"
-        self._finish(
-            f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
-            f"back-office items, {summary.rows:,} rows{gone}"
-        )
+        if message.news is None:
+            self._finish(
+                f"Refreshed: {summary.store_items:,} store and {summary.backoffice_items:,} "
+                f"back-office items, {summary.rows:,} rows"
+            )
+        else:
+            # The selection follows its rows by key (a re-pair renumbers them).
+            self.grid.set_selection_mask(message.news.mask)
+            self._finish(f"Refreshed {summary.rows:,} rows; selected: {message.news.line()}")
         self._update_bars()
 
     def on_sync_done(self, message: SyncDone) -> None:

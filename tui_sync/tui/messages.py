@@ -9,6 +9,7 @@ from textual.message import Message
 from tui_sync.breakdown import Found
 from tui_sync.journal import Run
 from tui_sync.refresh import RefreshSummary
+from tui_sync.selection import SelectionNews
 
 
 class Progress(Message):
@@ -22,21 +23,16 @@ class Progress(Message):
 
 
 class RefreshDone(Message):
-    """A refresh finished. `selection` is where the selected rows are now (None: where they
-    were; the refresh did not renumber rows); `selected_before` how many were selected."""
+    """A refresh finished. `news`: where the selected rows are now and what changed among
+    them (None: nothing was selected)."""
 
     def __init__(
-        self,
-        summary: RefreshSummary,
-        counts: dict[str, int],
-        selection: list[int] | None = None,
-        selected_before: int = 0,
+        self, summary: RefreshSummary, counts: dict[str, int], news: SelectionNews | None = None
     ) -> None:
         super().__init__()
         self.summary = summary
         self.counts = counts
-        self.selection = selection
-        self.selected_before = selected_before
+        self.news = news
 
 
 class SyncDone(Message):

@@ -24,8 +24,9 @@ from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
 from tui_sync.model import Plan
 from tui_sync.refresh import RefreshSummary
+from tui_sync.selection import compare_snapshot, take_snapshot
 from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
-from tui_sync.views import keys_at, positions_of, view_counts
+from tui_sync.views import view_counts
 
 # How long a stopped child may take to end before it is killed (a sync finishing its batch).
 STOP_GRACE_S = 5.0
@@ -134,10 +135,12 @@ async def run_refresh(
     selected: list[int] | None = None,
     running: Running | None = None,
 ) -> None:
-    """Refresh; the selection (positions) is carried across by row identity: a refresh that
-    re-pairs renumbers rows, one that only rescored them keeps every position."""
+    """Refresh; the selection (positions) is carried across by row identity (a refresh that
+    re-pairs renumbers rows), and what changed among the selected rows is reported."""
+    snapshot: Path | None = None
     try:
-        keys = await asyncio.to_thread(keys_at, data_dir, pair.name, selected) if selected else []
+        if selected:
+            snapshot = await asyncio.to_thread(take_snapshot, data_dir, pair.name, selected)
         done = await _run_child(target, data_dir, config, pair.name, "refresh", running=running)
         summary = RefreshSummary(
             int(str(done["store_items"])),
@@ -147,15 +150,19 @@ async def run_refresh(
             bool(done.get("full", True)),
             rescored_only=bool(done.get("rescored_only", False)),
         )
-        selection: list[int] | None = None
-        if keys and not summary.rescored_only:
-            selection = await asyncio.to_thread(positions_of, data_dir, pair.name, keys)
+        news = None
+        if snapshot is not None:
+            news = await asyncio.to_thread(compare_snapshot, data_dir, pair.name, snapshot)
+            snapshot = None  # compare_snapshot removed it
         counts = await asyncio.to_thread(_counts, data_dir, pair.name)
-        target.post_message(RefreshDone(summary, counts, selection, len(keys)))
+        target.post_message(RefreshDone(summary, counts, news))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure reaches the user as one line, nothing is lost
         target.post_message(WorkFailed("Refresh", _one_line(exc)))
+    finally:
+        if snapshot is not None:
+            snapshot.unlink(missing_ok=True)
 
 
 async def run_sync(

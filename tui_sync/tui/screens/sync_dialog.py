@@ -8,8 +8,10 @@ starts on Back, and writing takes a deliberate key in a last prompt (confirm_app
 from __future__ import annotations
 
 import io
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -17,18 +19,22 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, RadioSet, Static
+from textual.widgets import Button, Footer, Label, OptionList, RadioSet, Static
+from textual.widgets.option_list import Option
 
+from tui_sync import export
 from tui_sync.config import PairConfig
+from tui_sync.export import ExportError, export_plan
 from tui_sync.model import Capabilities, Field, Plan, Row, Side, other_side, side_label
 from tui_sync.sync import plan
 from tui_sync.text import inert
 from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.radio import ChoiceSet, TextRadioButton
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
+from tui_sync.tui.screens.export_dialog import ExportChoice, ExportDialog, ExportRequest
 
 # The choices offered for fields, as sellers name them.
 FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
@@ -48,6 +54,8 @@ class Scope:
     key: str  # "visible", "all" or "cursor"
     label: str  # as offered in the dialog, with its row count
     positions: Sequence[int]
+    # The `sync --status` that names exactly these rows (a whole unfiltered status view), if any.
+    statuses: tuple[str, ...] = ()
 
 
 def _sku_width(skus: Sequence[str]) -> int:
@@ -58,9 +66,8 @@ def _table() -> Table:
     return Table(box=None, show_header=False, pad_edge=False, expand=True, padding=(0, 1, 0, 0))
 
 
-def plan_renderable(the_plan: Plan, origin: str, guards: Sequence[str] = ()) -> RenderableType:
-    """The plan in words: what changes from what to what, and what is refused and why.
-    Every SKU and reason is remote text: rich `Text`, made inert, never markup."""
+def plan_head(the_plan: Plan, origin: str, guards: Sequence[str] = ()) -> RenderableType:
+    """The plan's counts, where it comes from, and the guards' reasons."""
     head = Text()
     head.append(f"{len(the_plan.changes):,}", style="bold")
     head.append(f" change(s) to the {side_label(the_plan.target)}, ")
@@ -72,37 +79,49 @@ def plan_renderable(the_plan: Plan, origin: str, guards: Sequence[str] = ()) -> 
         warning.append(inert(reason))
         warning.append(" (writing asks for the change count typed)")
         parts.append(warning)
+    return Group(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    """One line of the plan's list: a change or a refusal of a row (None: a heading)."""
+
+    text: Text
+    sku: str | None = None
+    key: str = ""
+
+
+def plan_lines(the_plan: Plan) -> list[PlanLine]:
+    """The plan's changes, then its refusals, a line each (the first PLAN_LINES_SHOWN of each).
+    Every SKU and reason is remote text: rich `Text`, made inert, never markup."""
     changes = the_plan.changes[:PLAN_LINES_SHOWN]
     refusals = the_plan.refusals[:PLAN_LINES_SHOWN]
     width = _sku_width([c.sku for c in changes] + [r.sku for r in refusals])
-    if changes:
-        table = _table()
-        table.add_column(width=width, no_wrap=True)
-        table.add_column(width=8, no_wrap=True)
-        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        for change in changes:
-            values = Text(f"{inert(str(change.before))} → ")
-            values.append(inert(str(change.after)), style="bold")
-            table.add_row(Text(fit_middle(change.sku, width)), Text(change.field), values)
-        parts.append(table)
+    lines: list[PlanLine] = []
+    for change in changes:
+        text = Text(f"{fit_middle(change.sku, width)} {change.field:<8} ", no_wrap=True)
+        text.append(f"{inert(str(change.before))} → ")
+        text.append(inert(str(change.after)), style="bold")
+        lines.append(PlanLine(text, change.sku, change.key))
     if len(the_plan.changes) > PLAN_LINES_SHOWN:
-        parts.append(Text(f"… and {len(the_plan.changes) - PLAN_LINES_SHOWN:,} more changes"))
+        more = len(the_plan.changes) - PLAN_LINES_SHOWN
+        lines.append(PlanLine(Text(f"… and {more:,} more changes")))
     if refusals:
-        parts.append(Text("Refused", style="bold"))
-        table = _table()
-        table.add_column(width=width, no_wrap=True)
-        table.add_column(width=8, no_wrap=True)
-        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        for refusal in refusals:
-            table.add_row(
-                Text(fit_middle(refusal.sku, width)),
-                Text(refusal.field or "row"),
-                Text(inert(refusal.reason)),
-            )
-        parts.append(table)
+        lines.append(PlanLine(Text("Refused", style="bold")))
+    for refusal in refusals:
+        text = Text(f"{fit_middle(refusal.sku, width)} {refusal.field or 'row':<8} ", no_wrap=True)
+        text.append(inert(refusal.reason))
+        lines.append(PlanLine(text, refusal.sku))
     if len(the_plan.refusals) > PLAN_LINES_SHOWN:
-        parts.append(Text(f"… and {len(the_plan.refusals) - PLAN_LINES_SHOWN:,} more refusals"))
-    return Group(*parts)
+        more = len(the_plan.refusals) - PLAN_LINES_SHOWN
+        lines.append(PlanLine(Text(f"… and {more:,} more refusals")))
+    return lines
+
+
+def plan_renderable(the_plan: Plan, origin: str, guards: Sequence[str] = ()) -> RenderableType:
+    """The plan in words, as the dialog shows it: the head, then a line per change or refusal."""
+    lines = [line.text for line in plan_lines(the_plan)]
+    return Group(plan_head(the_plan, origin, guards), *lines)
 
 
 def plan_text(the_plan: Plan, origin: str = "") -> str:
@@ -119,6 +138,10 @@ class SyncDialog(ModalScreen[Plan | None]):
         Binding("p", "show_plan", "Show plan"),
         Binding("b", "back", "Back"),
         Binding("a", "apply", "Apply…"),
+        # Up / down from the buttons walk the plan's lines (the list keeps them once focused).
+        Binding("up,down", "to_lines", "Plan lines", show=False),
+        Binding("c", "copy_command", "Copy CLI", show=False),
+        Binding("x", "export_plan", "Save plan", show=False),
     ]
 
     def __init__(
@@ -131,8 +154,14 @@ class SyncDialog(ModalScreen[Plan | None]):
         fields: tuple[Field, ...] | None = None,
         default_scope: str | None = None,
         guard: Callable[[Plan], list[str]] | None = None,
+        open_row: Callable[[str, str], None] | None = None,
+        plan_path: Callable[[], Path] | None = None,
     ) -> None:
+        """`open_row(sku, key)` shows a row's detail; `plan_path()` the default plan file."""
         super().__init__()
+        self.open_row = open_row
+        self.plan_path = plan_path
+        self.lines: list[PlanLine] = []
         self.pair = pair
         self.scopes = list(scopes)
         self.load = load
@@ -179,8 +208,10 @@ class SyncDialog(ModalScreen[Plan | None]):
                         for label, choice in FIELD_CHOICES:
                             yield TextRadioButton(label, value=choice == fields, name=label)
             yield Static("", id="warning")
-            with VerticalScroll(id="plan"):
+            with Vertical(id="plan"):
                 yield Static("", id="plan-text")
+                # A line per change or refusal: Enter opens that row's detail.
+                yield OptionList(id="plan-lines")
             with Horizontal(id="buttons"):
                 yield Button("Show plan (p)", id="show", variant="primary")
                 yield Button("Back (b)", id="back")
@@ -239,7 +270,9 @@ class SyncDialog(ModalScreen[Plan | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The footer shows the keys of the step that is open, and only those work.
         reviewing = self.reviewing
-        if action == "apply":
+        if action == "to_lines":
+            return self.plan is not None and bool(self.lines)
+        if action in ("apply", "copy_command", "export_plan"):
             return self.plan is not None
         if action == "back":
             return reviewing
@@ -257,6 +290,8 @@ class SyncDialog(ModalScreen[Plan | None]):
         target, scope, fields = self._target(), self._scope(), self._fields()
         planning = Text(f"Planning {len(scope.positions):,} row(s)…")
         self.query_one("#plan-text", Static).update(planning)
+        self.lines = []
+        self.query_one("#plan-lines", OptionList).clear_options().display = False
         self._set_mode(review=True)
         self.query_one("#apply", Button).disabled = True
         self.query_one("#back", Button).focus()
@@ -285,8 +320,11 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.plan = the_plan
         self.guard_reasons = reasons
         self.plan_origin = f"{scope.label} · {self.origin}"
-        shown = plan_renderable(the_plan, self.plan_origin, reasons)
-        self.query_one("#plan-text", Static).update(shown)
+        self.query_one("#plan-text", Static).update(plan_head(the_plan, self.plan_origin, reasons))
+        self.lines = plan_lines(the_plan)
+        options = self.query_one("#plan-lines", OptionList)
+        options.set_options(Option(line.text, disabled=line.sku is None) for line in self.lines)
+        options.display = bool(self.lines)
         self.query_one("#apply", Button).disabled = the_plan.is_empty
         self.refresh_bindings()  # `a Apply…` works from now on: the footer must say so
         # Focus on Back: a stray Enter (or an auto-repeated one) must never go on to write.
@@ -312,6 +350,81 @@ class SyncDialog(ModalScreen[Plan | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_to_lines(self) -> None:
+        lines = self.query_one("#plan-lines", OptionList)
+        lines.focus()
+        if lines.highlighted is None:
+            lines.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#plan-lines")
+    def _line_chosen(self, event: OptionList.OptionSelected) -> None:
+        line = self.lines[event.option_index]
+        if line.sku is not None and self.open_row is not None:
+            self.open_row(line.sku, line.key)
+
+    def action_copy_command(self) -> None:
+        """The `tui-sync sync` that makes this plan again, quoted for a POSIX shell."""
+        if self.plan is None:
+            return
+        command, why_not = cli_command(self.pair.name, self.plan, self._scope())
+        if command is None:
+            self.notify(why_not, severity="warning", markup=False, timeout=8)
+            return
+        self.app.copy_to_clipboard(command)
+        self.notify(f"Copied: {inert(command)}", markup=False, timeout=8)
+
+    def action_export_plan(self) -> None:
+        the_plan = self.plan
+        if the_plan is None or self.plan_path is None:
+            return
+        path = self.plan_path()
+        choice = ExportChoice("plan", f"This plan ({len(the_plan.changes):,} changes)", ("plan",))
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None:
+                self._save_worker(the_plan, request.path)
+
+        self.app.push_screen(ExportDialog([choice], {("plan", "plan"): path}), chosen)
+
+    @work(thread=True, group="save-plan", exit_on_error=False)
+    def _save_worker(self, the_plan: Plan, path: Path) -> None:
+        try:
+            export_plan(the_plan, path)
+        except ExportError as exc:
+            self.app.call_from_thread(
+                self.notify, f"Not saved: {exc}", severity="error", markup=False, timeout=10
+            )
+            return
+        said = f"Plan saved to {path.resolve()}; apply it later with: tui-sync sync --plan FILE"
+        self.app.call_from_thread(self.notify, said, markup=False, timeout=10)
+
+
+def cli_command(pair: str, the_plan: Plan, scope: Scope) -> tuple[str | None, str]:
+    """`tui-sync sync --pair P --to T --fields F --sku A,B` (or `--status S` when the scope is a
+    whole status view), each word quoted for a shell; or None and why it cannot be said."""
+    words = ["tui-sync", "sync", "--pair", pair, "--to", the_plan.target]
+    words += ["--fields", ",".join(the_plan.fields)]
+    if scope.statuses:
+        words += ["--status", ",".join(scope.statuses)]
+    else:
+        # The rows the plan writes or refuses; rows already equal would write nothing.
+        skus = list(
+            dict.fromkeys([*(c.sku for c in the_plan.changes), *(r.sku for r in the_plan.refusals)])
+        )
+        if not skus:
+            return None, "Nothing to copy: every row is already equal"
+        odd = [s for s in skus if "," in s or inert(s) != s or not s.strip()]
+        if odd:
+            return None, (
+                f"{len(odd):,} SKU(s) hold a comma, a control character or only spaces: "
+                "--sku cannot name them. Save the plan (x) and run `tui-sync sync --plan FILE`"
+            )
+        words += ["--sku", ",".join(skus)]
+    command = shlex.join(words)
+    if len(command.encode("utf-8")) > export.CLIPBOARD_LIMIT:
+        return None, "The command is too long for the clipboard: save the plan (x) instead"
+    return command, ""
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
