@@ -402,7 +402,7 @@ def _item_json(item: Item | None) -> dict[str, object] | None:
 
 
 def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object]:
-    return {
+    shown: dict[str, object] = {
         "sku": row.sku,
         "status": row.status.value,
         "cells": dict(row.cells),
@@ -414,11 +414,13 @@ def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object
             else row.pending_quantity
         ),
         "reasons": reasons(row, buffer),
-        # The seller's intended differences (`ignore`): their cells read "I".
-        "intended": [
-            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
-        ],
     }
+    if row.intended:  # only on marked rows: every other row keeps DESIGN.md's exact shape
+        # The seller's intended differences (`ignore`); their cells read "I".
+        shown["intended"] = [
+            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
+        ]
+    return shown
 
 
 def _diff(data_dir: Path, pair: PairConfig, args: argparse.Namespace) -> int:
