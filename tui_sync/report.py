@@ -160,7 +160,7 @@ def _item_json(item: Item | None) -> dict[str, object] | None:
 
 
 def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object]:
-    return {
+    shown: dict[str, object] = {
         "sku": row.sku,
         "status": row.status.value,
         "cells": dict(row.cells),
@@ -172,11 +172,13 @@ def row_json(row: Row, buffer: QuantityBuffer | None = None) -> dict[str, object
             else row.pending_quantity
         ),
         "reasons": reasons(row, buffer),
-        # The seller's intended differences (`ignore`): their cells read "I".
-        "intended": [
-            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
-        ],
     }
+    if row.intended:  # only on marked rows: every other row keeps DESIGN.md's exact shape
+        # The seller's intended differences (`ignore`); their cells read "I".
+        shown["intended"] = [
+            {"field": m.field, "note": m.note, "marked_at": m.marked_at} for m in row.intended
+        ]
+    return shown
 
 
 def diff_json(rows: Iterable[Row], out: TextIO, buffer: QuantityBuffer | None = None) -> None:
