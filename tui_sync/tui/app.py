@@ -867,7 +867,8 @@ class TuiSyncApp(App[None]):
         if row is None:
             self.call_from_thread(self.say, f"{sku} is no longer in the cache", "warning")
             return
-        self.call_from_thread(self.push_screen, RowDetailScreen(row, self.cache, self.pair.name))
+        # The screen reads the cache on the UI's connection: build it there, not in this thread.
+        self.call_from_thread(self._row_detail, row)
 
     def _sync_chosen(self, plan: Plan | None) -> None:
         if plan is None or plan.is_empty:
