@@ -56,6 +56,8 @@ class ActionCommands(Provider):
         app = self.app
         assert isinstance(app, TuiSyncApp)
         for action in actions.ACTIONS:
+            if action.screen != "app":
+                continue
             yield DiscoveryHit(
                 action.help,
                 partial(app.run_action, action.action),
@@ -67,7 +69,7 @@ class ActionCommands(Provider):
         app = self.app
         assert isinstance(app, TuiSyncApp)
         for action in actions.ACTIONS:
-            score = matcher.match(action.help)
+            score = matcher.match(action.help) if action.screen == "app" else 0
             if score > 0:
                 yield Hit(
                     score,
@@ -291,7 +293,7 @@ class TuiSyncApp(App[None]):
             self.push_screen(RowDetailScreen(row, self.cache, self.pair.name))
 
     def action_run_log(self) -> None:
-        self.push_screen(RunLogScreen(self.cache, self.pair.name))
+        self.push_screen(RunLogScreen(self.data_dir, self.pair, self.start_undo))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.pair))
@@ -377,10 +379,23 @@ class TuiSyncApp(App[None]):
             self._sync_worker(plan)
 
     @work(exclusive=True, group="sync", exit_on_error=False)
-    async def _sync_worker(self, plan: Plan) -> None:
+    async def _sync_worker(self, plan: Plan, kind: str = "sync", undoes: str | None = None) -> None:
         await workers.run_sync(
-            self, self.data_dir, self.config_path, self.pair, plan, "sync", running=self.running
+            self,
+            self.data_dir,
+            self.config_path,
+            self.pair,
+            plan,
+            kind,
+            undoes=undoes,
+            running=self.running,
         )
+
+    def start_undo(self, plan: Plan, run_id: str) -> None:
+        """Apply an undo chosen in the run log: the same child process as a sync, as a run of
+        kind `undo` that names the run it reverses."""
+        if self._start("Undo"):
+            self._sync_worker(plan, "undo", run_id)
 
     def on_progress(self, message: Progress) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -430,6 +445,9 @@ class TuiSyncApp(App[None]):
         self._finish(text)
         self.say(text, severity="warning" if bad else "information")
         self._update_bars()
+        for screen in self.screen_stack:
+            if isinstance(screen, RunLogScreen):
+                screen.reload()  # the new run (an undo started there) is listed at once
 
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.error == "stopped":  # Esc: a refresh swapped nothing in
