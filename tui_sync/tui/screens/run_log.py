@@ -36,18 +36,8 @@ CHANGES_SHOWN = 500  # of the highlighted run; `tui-sync log --run ID` prints th
 SKU_CAP = 24
 # Written changes first, then what went wrong, then what a rule refused.
 RESULT_ORDER = {"done": 0, "conflict": 1, "failed": 1, "unknown": 2, "refused": 3}
-RUN_COLUMNS = (
-    "run",
-    "kind",
-    "started (UTC)",
-    "state",
-    "to",
-    "fields",
-    "written",
-    "conflict/failed",
-    "unsettled",
-    "refused",
-)
+# Narrow enough for 80 columns; the side and fields are in the changes' heading below.
+RUN_COLUMNS = ("run", "kind", "started UTC", "state", "done", "failed", "unknown", "refused")
 
 
 def reverse_plan(data_dir: Path, pair: PairConfig, run_id: str) -> Plan:
@@ -78,9 +68,14 @@ def changes_renderable(run: journal.Run) -> RenderableType:
             Text(inert(e.reason or "")),
         )
     target = f"the {side_label(run.target)}" if run.target else "nothing"
-    head = Text(f"Run {inert(run.run_id)} ({inert(run.kind)}) wrote to {target}", style="bold")
+    head = Text(f"Run {inert(run.run_id)} ({inert(run.kind)})", style="bold")
     if run.undoes:
-        head.append(f", undoing {inert(run.undoes)}")
+        head.append(f" undoing {inert(run.undoes)}")
+    head.append(f", {inert(run.fields or '-')} to {target}, started {inert(run.started)}: ")
+    head.append(
+        f"{run.count('done')} done, {run.count('conflict')} conflict, {run.count('failed')} "
+        f"failed, {run.count('unknown')} unknown, {run.count('refused')} refused"
+    )
     parts: list[RenderableType] = [head, table]
     if len(entries) > CHANGES_SHOWN:
         more = len(entries) - CHANGES_SHOWN
@@ -133,14 +128,11 @@ class RunLogScreen(ModalScreen[None]):
             table.add_row(
                 _plain(run.run_id),
                 _plain(run.kind),
-                _plain(run.started.replace("T", " ").rstrip("Z")),
+                _plain(run.started[5:16].replace("T", " ")),  # MM-DD HH:MM
                 _plain(run.state),
-                _plain(run.target or "-"),
-                _plain(run.fields),
                 run.count("done"),
                 run.count("conflict") + run.count("failed"),
-                # Sent, never settled: the next sync, undo or refresh reads them back.
-                run.count("unknown"),
+                run.count("unknown"),  # sent, never settled: read back by the next run
                 run.count("refused"),
                 key=run.run_id,
             )

@@ -332,7 +332,9 @@ class SyncDialog(ModalScreen[Plan | None]):
         self._planning += 1  # a plan still being made is made from the old cache too
         self.plan = None
         self.stale = True
-        self.query_one("#warning", Static).update(Content.styled(STALE_TEXT, "$text-warning bold"))
+        warning = self.query_one("#warning", Static)
+        warning.update(Content.styled(STALE_TEXT, "$text-warning bold"))
+        warning.display = True
         self.query_one("#apply", Button).disabled = True
         self.query_one("#show").display = True
         self.refresh_bindings()
@@ -345,7 +347,7 @@ class SyncDialog(ModalScreen[Plan | None]):
         if self.reverse is not None:
             self.query_one("#plan-text", Static).update(Text("Planning the undo…"))
             self._set_mode(review=True)
-            self.query_one("#warning", Static).update("")
+            self.query_one("#warning", Static).display = False  # only to say it went stale
             self.query_one("#apply", Button).disabled = True
             self.query_one("#lines", SelectionList).clear_options()
             self.plan = None
