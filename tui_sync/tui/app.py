@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -84,6 +85,9 @@ class TuiSyncApp(App[None]):
     TITLE = "tui-sync"
     BINDINGS = actions.bindings()
     COMMANDS = App.COMMANDS | {ActionCommands}
+    # How often the console asks SQLite whether another process (a cron `sync`, `auto`) wrote
+    # the cache: `PRAGMA data_version` answers from memory, so a poll costs microseconds.
+    CACHE_POLL_S: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -110,6 +114,8 @@ class TuiSyncApp(App[None]):
         self.last_refresh: str = "not refreshed yet"
         self._filter_timer: Timer | None = None
         self._counted_since_open = False
+        self._data_version = 0
+        self._refreshed_at: str | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -141,6 +147,8 @@ class TuiSyncApp(App[None]):
         info = self.cache.refresh_info(self.pair.name)
         if info is not None:
             self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
+        self._cache_seen()
+        self.set_interval(self.CACHE_POLL_S, self._poll_cache)
         self._load_view()
         self._update_bars()
         self.grid.focus()
@@ -170,6 +178,57 @@ class TuiSyncApp(App[None]):
         # Counts of the cache as opened; a refresh or sync that finished first knows better.
         if not self.filter_text and not self._counted_since_open:
             self.counts = message.counts
+            self._update_bars()
+
+    # --- another process wrote the cache ------------------------------------------------------
+
+    def _cache_seen(self) -> None:
+        """What the console has shown so far: changes after this are someone else's."""
+        self._data_version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        info = self.cache.refresh_info(self.pair.name)
+        self._refreshed_at = None if info is None else info.refreshed_at
+
+    def _poll_cache(self) -> None:
+        version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        if version == self._data_version:
+            return
+        if self.busy:  # our own refresh or sync is writing: its result reloads the screen
+            self._data_version = version
+            return
+        self._cache_changed_elsewhere()
+
+    def _cache_changed_elsewhere(self) -> None:
+        """A cron `sync`, `auto` or another console changed the cache: the rows on screen are
+        read again (the cursor stays where it is), counts are recounted in a thread, and a plan
+        open in the sync dialog is stale until shown again."""
+        before = self._refreshed_at
+        self._cache_seen()
+        note = "the cache was changed by another process: rows reloaded"
+        if self._refreshed_at != before and self.grid.selected_count:
+            # A refresh may have renumbered the rows: a selection by position would now name
+            # other rows, so it is dropped rather than trusted.
+            self.grid.clear_selection()
+            note += "; it refreshed, so the selection was cleared"
+        self._load_view(keep_cursor=True)
+        self._longest_sku_worker()
+        self._recount_worker(self.filter_text)
+        for screen in self.screen_stack:
+            if isinstance(screen, SyncDialog):
+                screen.mark_stale()
+            elif isinstance(screen, RunLogScreen):
+                screen.reload()
+        self._status(note.capitalize())
+        self._update_bars()
+
+    @work(thread=True, exclusive=True, group="recount", exit_on_error=False)
+    def _recount_worker(self, filter_text: str) -> None:
+        with Cache.open(self.data_dir) as cache:
+            counts = view_counts(cache, self.pair.name, filter_text)
+        self.call_from_thread(self._recounted, counts, filter_text)
+
+    def _recounted(self, counts: dict[str, int], filter_text: str) -> None:
+        if filter_text == self.filter_text:
+            self.counts = counts
             self._update_bars()
 
     def _read_capabilities(self) -> None:
@@ -313,6 +372,7 @@ class TuiSyncApp(App[None]):
 
     def _finish(self, message: str) -> None:
         self.busy = None
+        self._cache_seen()  # what our own run wrote is not someone else's change
         self.query_one("#progress").display = False
         self._status(message)
 
