@@ -6,7 +6,7 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -62,7 +62,7 @@ class ActionCommands(Provider):
             yield DiscoveryHit(
                 action.help,
                 partial(app.run_action, action.action),
-                help=f"key: {actions.key_label(action)}",
+                help=f"key: {actions.key_label(action, app.keys)}",
             )
 
     async def search(self, query: str) -> Hits:
@@ -76,7 +76,7 @@ class ActionCommands(Provider):
                     score,
                     matcher.highlight(action.help),
                     partial(app.run_action, action.action),
-                    help=f"key: {actions.key_label(action)}",
+                    help=f"key: {actions.key_label(action, app.keys)}",
                 )
 
 
@@ -96,8 +96,15 @@ class TuiSyncApp(App[None]):
         clock: Callable[[], datetime] = datetime.now,
         refresh_on_start: bool = True,
         config_path: Path | None = None,
+        keys: Mapping[str, tuple[str, ...]] | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        # The config's `[keys]` over the registry's (q and ctrl+q always quit), as Textual's
+        # keymap: the bindings keep their ids, only their keys change.
+        self.keys = actions.effective_keys(keys or {})
+        self.set_keymap(self.keys.for_textual())
+        self.theme_choice = theme
         self.data_dir = data_dir
         self.pair = pair
         # Handed to the child process that refreshes and syncs (None: the default config).
@@ -154,6 +161,13 @@ class TuiSyncApp(App[None]):
         self.grid.focus()
         self._counts_worker()  # the cached rows' counts, while a refresh may still be running
         self._longest_sku_worker()
+        if self.keys.clashes:
+            self.say(
+                f"[keys]: {len(self.keys.clashes)} clash(es), e.g. {self.keys.clashes[0]}; "
+                "`tui-sync keys` lists them",
+                severity="warning",
+                timeout=10,
+            )
         if self.refresh_on_start:
             self.action_refresh()
 
@@ -355,7 +369,7 @@ class TuiSyncApp(App[None]):
         self.push_screen(RunLogScreen(self.data_dir, self.pair, self.start_undo))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.pair))
+        self.push_screen(HelpScreen(self.pair, self.keys))
 
     # --- refresh and sync -------------------------------------------------------------------
 
