@@ -17,7 +17,9 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
+from textual.filter import Monochrome
 from textual.notifications import SeverityLevel
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
@@ -27,8 +29,9 @@ from tui_sync.connectors import capabilities
 from tui_sync.model import Capabilities, Field, Plan, Side
 from tui_sync.scheduler import guard_reasons
 from tui_sync.text import inert
-from tui_sync.tui import actions, workers
+from tui_sync.tui import actions, themes, workers
 from tui_sync.tui.checkbox import TextCheckbox
+from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.messages import (
     CountsReady,
@@ -80,6 +83,37 @@ class ActionCommands(Provider):
                 )
 
 
+def title_text(pair: PairConfig, last_refresh: str, width: int) -> Text:
+    """The pair, whether it is the sandbox or LIVE data, which side is the master, and the last
+    refresh, in `width` cells: the app's name goes first, then "refreshed", then the names are
+    shortened in the middle. Names come from the config: plain text, never markup."""
+    sandbox = pair.store.kind == "sandbox" and pair.backoffice.kind == "sandbox"
+    names = [inert(pair.store.name), inert(pair.backoffice.name)]
+    master = " (master)"
+
+    def build(app_name: bool, refreshed: bool, name_width: int | None) -> Text:
+        text = Text("tui-sync ", style="bold") if app_name else Text()
+        text.append(inert(pair.name), style="bold")
+        text.append(" ")
+        text.append("SANDBOX" if sandbox else " LIVE ", style="bold" if sandbox else "bold reverse")
+        shown = [n if name_width is None else fit_middle(n, name_width).rstrip() for n in names]
+        store, backoffice = shown
+        if pair.master == "store":
+            store += master
+        else:
+            backoffice += master
+        text.append(f": {store} ⇄ {backoffice} · ")
+        text.append(last_refresh if refreshed else last_refresh.split(" ")[-1])
+        return text
+
+    for app_name, refreshed in ((True, True), (False, True), (False, False)):
+        text = build(app_name, refreshed, None)
+        if text.cell_len <= width:
+            return text
+    spare = width - build(False, False, 0).cell_len
+    return build(False, False, max(4, spare // 2))
+
+
 class TuiSyncApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-sync"
@@ -105,6 +139,10 @@ class TuiSyncApp(App[None]):
         self.keys = actions.effective_keys(keys or {})
         self.set_keymap(self.keys.for_textual())
         self.theme_choice = theme
+        for extra in themes.themes():
+            self.register_theme(extra)
+        self._env_no_color = self.no_color  # NO_COLOR was set: no theme brings colour back
+        self._monochrome = Monochrome()
         self.data_dir = data_dir
         self.pair = pair
         # Handed to the child process that refreshes and syncs (None: the default config).
@@ -149,6 +187,9 @@ class TuiSyncApp(App[None]):
         return self.query_one(DiscrepancyGrid)
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.theme_choice is not None:
+            self.theme = themes.THEME_NAMES[self.theme_choice]
         self._read_capabilities()
         self.query_one("#progress").display = False
         info = self.cache.refresh_info(self.pair.name)
@@ -193,6 +234,20 @@ class TuiSyncApp(App[None]):
         if not self.filter_text and not self._counted_since_open:
             self.counts = message.counts
             self._update_bars()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """The monochrome theme is NO_COLOR's rendering: colour filtered out, and the grid's
+        `:nocolor` rules on (N cells and the cursor in reverse video). Any other theme (from the
+        config or the command palette) brings colour back, unless NO_COLOR asked for none."""
+        mono = theme.name == themes.MONOCHROME
+        if mono and self._monochrome not in self._filters:
+            self._filters.append(self._monochrome)
+        elif not mono and self._monochrome in self._filters:
+            self._filters.remove(self._monochrome)
+        no_color = mono or self._env_no_color
+        if no_color != self.no_color:
+            self.no_color = no_color
+            self.refresh_css(animate=False)
 
     # --- another process wrote the cache ------------------------------------------------------
 
@@ -262,16 +317,15 @@ class TuiSyncApp(App[None]):
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
         self.grid.set_source(source, keep_cursor=keep_cursor)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        width = self.query_one("#title", Static).content_size.width or self.size.width - 2
+        self.query_one("#title", Static).update(title_text(self.pair, self.last_refresh, width))
+
     def _update_bars(self) -> None:
-        # Names come from the config, still shown as plain text: never parsed as markup.
-        store, backoffice = inert(self.pair.store.name), inert(self.pair.backoffice.name)
-        if self.pair.master == "backoffice":
-            backoffice += " (master)"
-        else:
-            store += " (master)"
-        title = Text("tui-sync", style="bold")
-        title.append(f" {inert(self.pair.name)}: {store} ⇄ {backoffice} · {self.last_refresh}")
-        self.query_one("#title", Static).update(title)
+        self._update_title()
         counts = {**self.counts, SELECTED_VIEW.key: self.grid.selected_count}
         self.query_one(ViewBar).show(self.view.key, counts, bool(self.filter_text))
         self.query_one("#selected", Label).update(self.selection_text())
