@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from tui_sync.config import Config
 from tui_sync.keymap import ALWAYS_QUIT, display
+from tui_sync.text import inert
 from tui_sync.tui.actions import ACTIONS, effective_keys
 
 EXIT_OK = 0
@@ -34,7 +35,7 @@ def run_keys(config: Config) -> int:
         where = SCREENS.get(action.screen, action.screen)
         print(f"{action.id:<{width}}  {keys:<{keys_width}}  {where:<7} {changed}{action.help}")
     quits = " and ".join(ALWAYS_QUIT)
-    source = f"[keys] of {config.path}" if config.path and config.keys else "no [keys] set"
+    source = f"[keys] of {inert(str(config.path))}" if config.path and config.keys else "no [keys]"
     print(f"(* set in the config; {source}; {quits} always quit)")
     for clash in keymap.clashes:
         print(f"clash: {clash}")

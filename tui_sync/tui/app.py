@@ -6,6 +6,7 @@ and sync run in thread workers (workers.py) that post messages handled here.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
@@ -258,7 +259,10 @@ class TuiSyncApp(App[None]):
         self._refreshed_at = None if info is None else info.refreshed_at
 
     def _poll_cache(self) -> None:
-        version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        try:
+            version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return  # a cache busy or gone for a moment: the next poll asks again
         if version == self._data_version:
             return
         if self.busy:  # our own refresh or sync is writing: its result reloads the screen
