@@ -7,9 +7,7 @@ import argparse
 from typing import TypeVar
 
 from tui_sync.config import Config
-from tui_sync.keymap import ALWAYS_QUIT, display
 from tui_sync.text import inert
-from tui_sync.tui.actions import ACTIONS, effective_keys
 
 EXIT_OK = 0
 P = TypeVar("P", bound=argparse.ArgumentParser)
@@ -25,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction[P], parents: list[P]) -> None:
 
 
 def run_keys(config: Config) -> int:
+    from tui_sync.keymap import ALWAYS_QUIT, display
+    from tui_sync.tui.actions import ACTIONS, effective_keys
+
     keymap = effective_keys(config.keys)
     width = max(len(a.id) for a in ACTIONS)
     keys_width = max(len(" ".join(display(k) for k in keys)) for keys in keymap.keys.values())

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from tui_sync.keymap import BadKey, parse_keys
 from tui_sync.model import FIELDS, SIDES, Field, Side, other_side
 from tui_sync.text import inert
 
@@ -262,10 +261,14 @@ class _Reader:
 
     def keys(self, value: object) -> dict[str, tuple[str, ...]]:
         """`[keys]`: action id = "k" | "k1,k2" | ["k1", "k2"]. The ids are the registry's."""
-        from tui_sync.tui.actions import ACTION_BY_ID  # the registry itself; no textual
-
         table = self.table(value, "keys")
         result: dict[str, tuple[str, ...]] = {}
+        if not table:
+            return result
+        # Only a config that remaps keys pays for reading the registry (it loads no textual).
+        from tui_sync.keymap import BadKey, parse_keys
+        from tui_sync.tui.actions import ACTION_BY_ID
+
         for action, keys in table.items():
             where = f"keys.{action}"
             if action not in ACTION_BY_ID:
