@@ -3,6 +3,7 @@ quits; `tui-sync keys` prints the effective map and every clash; bad ids and key
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,20 @@ def test_a_bad_keys_entry_is_a_clear_error(
     assert main(["--config", str(path), "keys"]) == 2
     err = capsys.readouterr().err
     assert named in err and len(err.strip().splitlines()) == 1
+
+
+async def test_the_run_logs_undo_key_is_remappable(data_dir: Path) -> None:
+    from tests.test_undo_console import sync_three, until
+    from tui_sync.tui.screens.sync_dialog import SyncDialog
+
+    await asyncio.to_thread(sync_three, data_dir)
+    app = keyed_app(data_dir, {"undo": ("U",)})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        log = app.screen
+        assert isinstance(log, RunLogScreen)
+        await until(pilot, "the runs are read", lambda: log.loaded)
+        await pilot.press("u")
+        assert app.screen is log
+        await pilot.press("U")
+        assert isinstance(app.screen, SyncDialog)
