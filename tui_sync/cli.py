@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, cli_ignore, cli_map, cli_plan, journal, report
+from tui_sync import cli_auto, cli_ignore, cli_keys, cli_map, cli_plan, journal, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_auto.add_parser(sub, [common, pair, wait])
     cli_map.add_parser(sub, [common, pair])
     cli_ignore.add_parser(sub, [common, pair])
+    cli_keys.add_parser(sub, [common])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -234,7 +235,9 @@ def _run(args: argparse.Namespace) -> int:
         if command == "sandbox":
             _sandbox_report(data_dir, made)
             return EXIT_OK
-        return _open_tui(data_dir, config.pair("sandbox"), args.config)
+        return _open_tui(data_dir, config.pair("sandbox"), args.config, config)
+    if command == "keys":
+        return cli_keys.run_keys(config)
     if command == "undo":
         return _undo(data_dir, config, args)
     if command == "log":
@@ -245,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         return _log(data_dir, args)
     pair = config.pair(cli_plan.pair_name(args) if command == "sync" else args.pair)
     if command == "open":
-        return _open_tui(data_dir, pair, args.config)
+        return _open_tui(data_dir, pair, args.config, config)
     ensure_sandbox_for(data_dir, pair)
     if command == "refresh":
         _refresh(data_dir, pair, full=args.full, wait=args.wait)
@@ -307,7 +310,9 @@ def _need_terminal() -> None:
         )
 
 
-def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None) -> int:
+def _open_tui(
+    data_dir: Path, pair: PairConfig, config_path: Path | None = None, config: Config | None = None
+) -> int:
     from tui_sync.connectors import capabilities, check_pair
 
     # A connector that cannot be opened is one line here, before the console starts, not a
@@ -323,7 +328,13 @@ def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None)
     Cache.open(data_dir).close()  # a bad cache too
     from tui_sync.tui.app import TuiSyncApp  # textual only loads for the console itself
 
-    app = TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path)
+    app = TuiSyncApp(
+        data_dir=data_dir,
+        pair=pair,
+        config_path=config_path,
+        keys=config.keys if config else None,
+        theme=config.theme if config else None,
+    )
     app.run()
     if app.return_code:  # Textual has shown the error; the exit code must say it too
         print(

@@ -115,11 +115,18 @@ SANDBOX_PAIR = PairConfig(
 )
 
 
+# The console's themes (tui/themes.py): each keeps S and N readable without colour.
+CONSOLE_THEMES = ("dark", "light", "16-colour", "monochrome")
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None  # the file read; None when there was none
     connections: Mapping[str, Connection]
     pairs: Mapping[str, PairConfig]  # the file's pairs; `pair()` adds the built-in sandbox
+    # `[keys]`: console action id -> its keys (tui_sync/keymap.py), validated at load.
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    theme: str | None = None  # `theme` at the top or in `[console]`; None: the default
 
     def pair(self, name: str | None) -> PairConfig:
         if name is None:
@@ -238,13 +245,52 @@ class _Reader:
         return cast(dict[str, object], value)
 
     def config(self, path: Path, raw: dict[str, object]) -> Config:
-        top = self.table(raw, "", ("connections", "pairs"))
+        top = self.table(raw, "", ("connections", "pairs", "keys", "theme", "console"))
         conns = self.table(top.get("connections", {}), "connections")
         connections = {n: self.connection(n, v) for n, v in conns.items()}
         pairs = self.table(top.get("pairs", {}), "pairs")
+        console = self.table(top.get("console", {}), "console", ("theme",))
+        if "theme" in top and "theme" in console:
+            raise self.fail("console.theme", "theme is also set at the top; keep one")
+        theme = console.get("theme", top.get("theme"))
+        where = "console.theme" if "theme" in console else "theme"
         return Config(
-            path, connections, {n: self.pair(n, v, connections) for n, v in pairs.items()}
+            path,
+            connections,
+            {n: self.pair(n, v, connections) for n, v in pairs.items()},
+            keys=self.keys(top.get("keys", {})),
+            theme=None if theme is None else self.choice(theme, where, CONSOLE_THEMES),
         )
+
+    def keys(self, value: object) -> dict[str, tuple[str, ...]]:
+        """`[keys]`: action id = "k" | "k1,k2" | ["k1", "k2"]. The ids are the registry's."""
+        table = self.table(value, "keys")
+        result: dict[str, tuple[str, ...]] = {}
+        if not table:
+            return result
+        # Only a config that remaps keys pays for reading the registry (it loads no textual).
+        from tui_sync.keymap import BadKey, parse_keys
+        from tui_sync.tui.actions import ACTION_BY_ID
+
+        for action, keys in table.items():
+            where = f"keys.{action}"
+            if action not in ACTION_BY_ID:
+                close = difflib.get_close_matches(action, list(ACTION_BY_ID), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise self.fail(
+                    where, f"unknown action {action!r}{hint}; `tui-sync keys` lists them"
+                )
+            if isinstance(keys, str):
+                given: str | list[str] = keys
+            elif isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+                given = cast(list[str], keys)
+            else:
+                raise self.fail(where, 'expected a key or keys: "u", "u,ctrl+z" or ["u", "f2"]')
+            try:
+                result[action] = parse_keys(given)
+            except BadKey as exc:
+                raise self.fail(where, str(exc)) from None
+        return result
 
     def connection(self, name: str, value: object) -> Connection:
         where = f"connections.{name}"

@@ -783,12 +783,39 @@ def plan_undo(cache: Cache, pair: PairConfig, run_id: str) -> Plan:
             continue
         after = _value(entry.field, entry.before)
         before = _value(entry.field, entry.written)
+        moved = _changed_since(cache, pair.name, target, entry.item_id, entry.field, before)
+        if moved is not None:
+            # Someone (a person, another run) wrote it after this run: restoring would overwrite
+            # their value, so the plan says so instead of writing.
+            result.refusals.append(Refusal(entry.sku, entry.field, moved))
+            continue
         result.changes.append(
             Change(
                 entry.sku, target, entry.item_id, entry.field, before, after, key=entry.key or ""
             )
         )
     return result
+
+
+def _changed_since(
+    cache: Cache, pair: str, side: Side, item_id: str, field_name: Field, written: Number | None
+) -> str | None:
+    """Why a value the run wrote cannot be restored, as the cache last read it: it has changed
+    since (None when it still holds what the run wrote). The connector checks again on write."""
+    found = cache.conn.execute(
+        f"SELECT {field_name} FROM items WHERE pair = ? AND side = ? AND id = ?",  # closed Field
+        (pair, side, item_id),
+    ).fetchone()
+    if found is None:
+        return f"not restored: the item is no longer on the {side_label(side)}"
+    try:
+        now = _value(field_name, found[0])
+    except ValueError:
+        now = None
+    if now == written:
+        return None
+    shown = "empty" if found[0] is None else str(found[0])
+    return f"not restored: changed since by someone else (now {shown}, this run wrote {written})"
 
 
 def _value(field_name: Field, text: str | None) -> Number | None:

@@ -1,11 +1,18 @@
 """One registry of the console's actions: it feeds the key bindings, the footer, the help screen
-and the command palette, so they can never disagree."""
+and the command palette, so they can never disagree. Each action's id is its name in the
+config's `[keys]` (tui_sync/keymap.py); this module imports textual only to make the bindings,
+so that the config and `tui-sync keys` can read the registry without the console."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from textual.binding import Binding, BindingType
+from tui_sync import keymap
+
+if TYPE_CHECKING:
+    from textual.binding import BindingType
 
 from tui_sync.tui.selected_rows import SELECTED_VIEW
 from tui_sync.views import VIEWS
@@ -22,6 +29,8 @@ class Action:
     title: str  # short, for the footer
     help: str  # for the help screen and the palette
     footer: bool = False
+    # Where the key works: "app" (the main screen) or a screen's name ("run_log").
+    screen: str = "app"
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -129,24 +138,45 @@ ACTIONS: tuple[Action, ...] = (
         )
         for number, view in enumerate(ALL_VIEWS, start=1)
     ),
+    Action(
+        "undo",
+        "u",
+        "undo",
+        "Undo…",
+        "Run log: undo the highlighted run (review the reverse plan, pick lines, confirm)",
+        True,
+        screen="run_log",
+    ),
 )
+ACTION_BY_ID = {a.id: a for a in ACTIONS}
 
 
 # Actions on the grid and its rows: only while no dialog or panel is open over it.
-GRID_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.id != "quit")
+GRID_ACTIONS = frozenset(
+    a.action.split("(")[0] for a in ACTIONS if a.id != "quit" and a.screen == "app"
+)
 
 
-def bindings() -> list[BindingType]:
+def bindings(screen: str = "app") -> list[BindingType]:
+    from textual.binding import Binding
+
     return [
-        Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS
+        Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help)
+        for a in ACTIONS
+        if a.screen == screen
     ]
 
 
-def key_label(action: Action) -> str:
-    return {
-        "slash": "/",
-        "question_mark": "?",
-        "enter": "Enter",
-        "escape": "Esc",
-        "comma": ",",
-    }.get(action.key, action.key)
+def default_keys() -> dict[str, tuple[str, ...]]:
+    return {a.id: keymap.parse_keys(a.key) for a in ACTIONS}
+
+
+def effective_keys(overrides: Mapping[str, tuple[str, ...]]) -> keymap.KeyMap:
+    """The keys of every action with the config's `[keys]` over the defaults."""
+    return keymap.effective(default_keys(), overrides, {a.id: a.screen for a in ACTIONS})
+
+
+def key_label(action: Action, keys: keymap.KeyMap | None = None) -> str:
+    """The key(s) of an action as the help and the palette show them."""
+    chosen = keys.keys.get(action.id, ()) if keys is not None else keymap.parse_keys(action.key)
+    return " ".join(keymap.display(k) for k in chosen) or "(no key)"

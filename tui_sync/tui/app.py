@@ -9,18 +9,21 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from itertools import compress
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
+from textual.filter import Monochrome
 from textual.notifications import SeverityLevel
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
@@ -34,8 +37,9 @@ from tui_sync.scheduler import guard_reasons
 from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.sync import store_buffer
 from tui_sync.text import inert
-from tui_sync.tui import actions, map_actions, workers
+from tui_sync.tui import actions, map_actions, themes, workers
 from tui_sync.tui.checkbox import TextCheckbox
+from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.grid import DiscrepancyGrid, GridSource
 from tui_sync.tui.messages import (
     CountsReady,
@@ -93,10 +97,12 @@ class ActionCommands(Provider):
         app = self.app
         assert isinstance(app, TuiSyncApp)
         for action in actions.ACTIONS:
+            if action.screen != "app":
+                continue
             yield DiscoveryHit(
                 action.help,
                 partial(app.run_action, action.action),
-                help=f"key: {actions.key_label(action)}",
+                help=f"key: {actions.key_label(action, app.keys)}",
             )
 
     async def search(self, query: str) -> Hits:
@@ -104,14 +110,45 @@ class ActionCommands(Provider):
         app = self.app
         assert isinstance(app, TuiSyncApp)
         for action in actions.ACTIONS:
-            score = matcher.match(action.help)
+            score = matcher.match(action.help) if action.screen == "app" else 0
             if score > 0:
                 yield Hit(
                     score,
                     matcher.highlight(action.help),
                     partial(app.run_action, action.action),
-                    help=f"key: {actions.key_label(action)}",
+                    help=f"key: {actions.key_label(action, app.keys)}",
                 )
+
+
+def title_text(pair: PairConfig, last_refresh: str, width: int) -> Text:
+    """The pair, whether it is the sandbox or LIVE data, which side is the master, and the last
+    refresh, in `width` cells: the app's name goes first, then "refreshed", then the names are
+    shortened in the middle. Names come from the config: plain text, never markup."""
+    sandbox = pair.store.kind == "sandbox" and pair.backoffice.kind == "sandbox"
+    names = [inert(pair.store.name), inert(pair.backoffice.name)]
+    master = " (master)"
+
+    def build(app_name: bool, refreshed: bool, name_width: int | None) -> Text:
+        text = Text("tui-sync ", style="bold") if app_name else Text()
+        text.append(inert(pair.name), style="bold")
+        text.append(" ")
+        text.append("SANDBOX" if sandbox else " LIVE ", style="bold" if sandbox else "bold reverse")
+        shown = [n if name_width is None else fit_middle(n, name_width).rstrip() for n in names]
+        store, backoffice = shown
+        if pair.master == "store":
+            store += master
+        else:
+            backoffice += master
+        text.append(f": {store} ⇄ {backoffice} · ")
+        text.append(last_refresh if refreshed else last_refresh.split(" ")[-1])
+        return text
+
+    for app_name, refreshed in ((True, True), (False, True), (False, False)):
+        text = build(app_name, refreshed, None)
+        if text.cell_len <= width:
+            return text
+    spare = width - build(False, False, 0).cell_len
+    return build(False, False, max(4, spare // 2))
 
 
 class TuiSyncApp(App[None]):
@@ -119,6 +156,9 @@ class TuiSyncApp(App[None]):
     TITLE = "tui-sync"
     BINDINGS = actions.bindings()
     COMMANDS = App.COMMANDS | {ActionCommands}
+    # How often the console asks SQLite whether another process (a cron `sync`, `auto`) wrote
+    # the cache: `PRAGMA data_version` answers from memory, so a poll costs microseconds.
+    CACHE_POLL_S: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -127,8 +167,19 @@ class TuiSyncApp(App[None]):
         clock: Callable[[], datetime] = datetime.now,
         refresh_on_start: bool = True,
         config_path: Path | None = None,
+        keys: Mapping[str, tuple[str, ...]] | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        # The config's `[keys]` over the registry's (q and ctrl+q always quit), as Textual's
+        # keymap: the bindings keep their ids, only their keys change.
+        self.keys = actions.effective_keys(keys or {})
+        self.set_keymap(self.keys.for_textual())
+        self.theme_choice = theme
+        for extra in themes.themes():
+            self.register_theme(extra)
+        self._env_no_color = self.no_color  # NO_COLOR was set: no theme brings colour back
+        self._monochrome = Monochrome()
         self.data_dir = data_dir
         self.pair = pair
         # Handed to the child process that refreshes and syncs (None: the default config).
@@ -156,6 +207,8 @@ class TuiSyncApp(App[None]):
         self.narrow: Narrowing | None = None
         self._order_token = 0  # the latest order asked for; an older answer is dropped
         self.ordering = False  # an order is being computed (the status line says so)
+        self._data_version = 0
+        self._refreshed_at: str | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -183,17 +236,29 @@ class TuiSyncApp(App[None]):
         return self.query_one(DiscrepancyGrid)
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.theme_choice is not None:
+            self.theme = themes.THEME_NAMES[self.theme_choice]
         self._read_capabilities()
         self.query_one("#progress").display = False
         self.query_one("#order").display = False
         info = self.cache.refresh_info(self.pair.name)
         if info is not None:
             self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
+        self._cache_seen()
+        self.set_interval(self.CACHE_POLL_S, self._poll_cache)
         self._load_view()
         self._update_bars()
         self.grid.focus()
         self._counts_worker()  # the cached rows' counts, while a refresh may still be running
         self._longest_sku_worker()
+        if self.keys.clashes:
+            self.say(
+                f"[keys]: {len(self.keys.clashes)} clash(es), e.g. {self.keys.clashes[0]}; "
+                "`tui-sync keys` lists them",
+                severity="warning",
+                timeout=10,
+            )
         if self.refresh_on_start:
             self.action_refresh()
 
@@ -218,6 +283,74 @@ class TuiSyncApp(App[None]):
         # Counts of the cache as opened; a refresh or sync that finished first knows better.
         if not self.filter_text and not self._counted_since_open:
             self.counts = message.counts
+            self._update_bars()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """The monochrome theme is NO_COLOR's rendering: colour filtered out, and the grid's
+        `:nocolor` rules on (N cells and the cursor in reverse video). Any other theme (from the
+        config or the command palette) brings colour back, unless NO_COLOR asked for none."""
+        mono = theme.name == themes.MONOCHROME
+        if mono and self._monochrome not in self._filters:
+            self._filters.append(self._monochrome)
+        elif not mono and self._monochrome in self._filters:
+            self._filters.remove(self._monochrome)
+        no_color = mono or self._env_no_color
+        if no_color != self.no_color:
+            self.no_color = no_color
+            self.refresh_css(animate=False)
+
+    # --- another process wrote the cache ------------------------------------------------------
+
+    def _cache_seen(self) -> None:
+        """What the console has shown so far: changes after this are someone else's."""
+        self._data_version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        info = self.cache.refresh_info(self.pair.name)
+        self._refreshed_at = None if info is None else info.refreshed_at
+
+    def _poll_cache(self) -> None:
+        try:
+            version = int(self.cache.conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return  # a cache busy or gone for a moment: the next poll asks again
+        if version == self._data_version:
+            return
+        if self.busy:  # our own refresh or sync is writing: its result reloads the screen
+            self._data_version = version
+            return
+        self._cache_changed_elsewhere()
+
+    def _cache_changed_elsewhere(self) -> None:
+        """A cron `sync`, `auto` or another console changed the cache: the rows on screen are
+        read again (the cursor stays where it is), counts are recounted in a thread, and a plan
+        open in the sync dialog is stale until shown again."""
+        before = self._refreshed_at
+        self._cache_seen()
+        note = "the cache was changed by another process: rows reloaded"
+        if self._refreshed_at != before and self.grid.selected_count:
+            # A refresh may have renumbered the rows: a selection by position would now name
+            # other rows, so it is dropped rather than trusted.
+            self.grid.clear_selection()
+            note += "; it refreshed, so the selection was cleared"
+        self._load_view(keep_cursor=True)
+        self._longest_sku_worker()
+        self._recount_worker(self.filter_text)
+        for screen in self.screen_stack:
+            if isinstance(screen, SyncDialog):
+                screen.mark_stale()
+            elif isinstance(screen, RunLogScreen):
+                screen.reload()
+        self._status(note.capitalize())
+        self._update_bars()
+
+    @work(thread=True, exclusive=True, group="recount", exit_on_error=False)
+    def _recount_worker(self, filter_text: str) -> None:
+        with Cache.open(self.data_dir) as cache:
+            counts = view_counts(cache, self.pair.name, filter_text)
+        self.call_from_thread(self._recounted, counts, filter_text)
+
+    def _recounted(self, counts: dict[str, int], filter_text: str) -> None:
+        if filter_text == self.filter_text:
+            self.counts = counts
             self._update_bars()
 
     def _read_capabilities(self) -> None:
@@ -332,16 +465,15 @@ class TuiSyncApp(App[None]):
         label.update(Text(text))
         label.display = bool(text)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        width = self.query_one("#title", Static).content_size.width or self.size.width - 2
+        self.query_one("#title", Static).update(title_text(self.pair, self.last_refresh, width))
+
     def _update_bars(self) -> None:
-        # Names come from the config, still shown as plain text: never parsed as markup.
-        store, backoffice = inert(self.pair.store.name), inert(self.pair.backoffice.name)
-        if self.pair.master == "backoffice":
-            backoffice += " (master)"
-        else:
-            store += " (master)"
-        title = Text("tui-sync", style="bold")
-        title.append(f" {inert(self.pair.name)}: {store} ⇄ {backoffice} · {self.last_refresh}")
-        self.query_one("#title", Static).update(title)
+        self._update_title()
         counts = {**self.counts, SELECTED_VIEW.key: self.grid.selected_count}
         self.query_one(ViewBar).show(self.view.key, counts, bool(self.filter_text))
         self.query_one("#selected", Label).update(self.selection_text())
@@ -752,10 +884,10 @@ class TuiSyncApp(App[None]):
         self.say(message.text)
 
     def action_run_log(self) -> None:
-        self.push_screen(RunLogScreen(self.cache, self.pair.name))
+        self.push_screen(RunLogScreen(self.data_dir, self.pair, self.start_undo))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.pair))
+        self.push_screen(HelpScreen(self.pair, self.keys))
 
     def action_map(self) -> None:
         map_actions.pick(self)
@@ -781,6 +913,7 @@ class TuiSyncApp(App[None]):
 
     def _finish(self, message: str) -> None:
         self.busy = None
+        self._cache_seen()  # what our own run wrote is not someone else's change
         self.query_one("#progress").display = False
         self._status(message)
 
@@ -877,10 +1010,23 @@ class TuiSyncApp(App[None]):
             self._sync_worker(plan)
 
     @work(exclusive=True, group="sync", exit_on_error=False)
-    async def _sync_worker(self, plan: Plan) -> None:
+    async def _sync_worker(self, plan: Plan, kind: str = "sync", undoes: str | None = None) -> None:
         await workers.run_sync(
-            self, self.data_dir, self.config_path, self.pair, plan, "sync", running=self.running
+            self,
+            self.data_dir,
+            self.config_path,
+            self.pair,
+            plan,
+            kind,
+            undoes=undoes,
+            running=self.running,
         )
+
+    def start_undo(self, plan: Plan, run_id: str) -> None:
+        """Apply an undo chosen in the run log: the same child process as a sync, as a run of
+        kind `undo` that names the run it reverses."""
+        if self._start("Undo"):
+            self._sync_worker(plan, "undo", run_id)
 
     def on_progress(self, message: Progress) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -932,6 +1078,9 @@ class TuiSyncApp(App[None]):
         self._finish(text)
         self.say(text, severity="warning" if bad else "information")
         self._update_bars()
+        for screen in self.screen_stack:
+            if isinstance(screen, RunLogScreen):
+                screen.reload()  # the new run (an undo started there) is listed at once
 
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.error == "stopped":  # Esc: a refresh swapped nothing in

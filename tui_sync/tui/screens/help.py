@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tui_sync.config import PairConfig
+from tui_sync.keymap import KeyMap
 from tui_sync.model import CODE_MEANING, Status, other_side, side_label
 from tui_sync.text import inert
 from tui_sync.tui.actions import ACTIONS, ALL_VIEWS, key_label
@@ -66,7 +67,7 @@ def _line(text: Text, key: str, what: str) -> None:
     text.append(f"{what}\n")
 
 
-def help_text(pair: PairConfig | None = None) -> Text:
+def help_text(pair: PairConfig | None = None, keys: KeyMap | None = None) -> Text:
     text = Text()
     if pair is not None:
         master = pair.master
@@ -79,7 +80,7 @@ def help_text(pair: PairConfig | None = None) -> Text:
         )
     text.append("Keys\n", style="bold")
     for action in ACTIONS:
-        _line(text, key_label(action), action.help)
+        _line(text, key_label(action, keys), action.help)
     for key, what in GRID_KEYS:
         _line(text, key, what)
     text.append("\nColumns and views\n", style="bold")
@@ -107,11 +108,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close"),
     ]
 
-    def __init__(self, pair: PairConfig | None = None) -> None:
+    def __init__(self, pair: PairConfig | None = None, keys: KeyMap | None = None) -> None:
         super().__init__()
         self.pair = pair
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(help_text(self.pair))
+            yield Static(help_text(self.pair, self.keys))
         yield Footer()

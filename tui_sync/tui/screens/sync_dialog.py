@@ -3,6 +3,11 @@
 The rows are named, never guessed: the visible selection (in this view and filter), every
 selected row, or the cursor row, and the plan says which view and filter it came from. Review
 starts on Back, and writing takes a deliberate key in a last prompt (confirm_apply.py).
+
+The same dialog reviews an undo (opened from the run log): it starts on the reverse plan, whose
+lines are picked with space (a partial undo), and says what it cannot restore and why.
+A plan the cache has moved under (another process refreshed or synced) is marked stale and must
+be shown again before it can be applied.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import io
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console, Group, RenderableType
@@ -19,17 +24,18 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, OptionList, RadioSet, Static
+from textual.widgets import Button, Footer, Label, OptionList, RadioSet, SelectionList, Static
 from textual.widgets.option_list import Option
+from textual.widgets.selection_list import Selection
 
 from tui_sync import export
 from tui_sync.config import PairConfig
 from tui_sync.export import ExportError, export_plan
-from tui_sync.model import Capabilities, Field, Plan, Row, Side, other_side, side_label
-from tui_sync.sync import plan
+from tui_sync.model import Capabilities, Change, Field, Plan, Row, Side, other_side, side_label
+from tui_sync.sync import NothingToDo, SyncError, Unsettled, plan
 from tui_sync.text import inert
 from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.radio import ChoiceSet, TextRadioButton
@@ -45,6 +51,12 @@ FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
 )
 PLAN_LINES_SHOWN = 400
 PLAN_SKU_CAP = 32  # longer SKUs are shortened in the middle, both ends stay readable
+# An undo's lines are picked one by one up to this many; a bigger run is undone whole.
+UNDO_PICK_MAX = 2000
+STALE_TEXT = (
+    "⚠ The cache changed since this plan was made (another process refreshed or synced): "
+    "press p to show the plan again before applying it."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +144,47 @@ def plan_text(the_plan: Plan, origin: str = "") -> str:
     return capture.get()
 
 
+def undo_line(change: Change, width: int) -> Content:
+    """One value an undo restores: plain text (the SKU is remote), never markup."""
+    return Content(
+        f"{fit_middle(change.sku, width)}  {change.field:<8} "
+        f"{inert(str(change.before))} → {inert(str(change.after))}"
+    )
+
+
+def undo_renderable(the_plan: Plan, picked: int, pickable: bool) -> RenderableType:
+    """What an undo restores (counts: the lines are listed above, to pick), then what it
+    cannot restore, each reason whole (it wraps), never cut."""
+    head = Text()
+    head.append(f"{picked:,}", style="bold")
+    head.append(f" of {len(the_plan.changes):,} value(s) to restore on the ")
+    head.append(f"{side_label(the_plan.target)}")
+    if pickable and the_plan.changes:
+        head.append(" (space picks a line)")
+    elif the_plan.changes:
+        head.append(f" (over {UNDO_PICK_MAX:,} lines: undone whole)")
+    parts: list[RenderableType] = [head]
+    if the_plan.refusals:
+        parts.append(Text(f"Cannot restore ({len(the_plan.refusals):,})", style="bold"))
+        refusals = the_plan.refusals[:PLAN_LINES_SHOWN]
+        width = _sku_width([r.sku for r in refusals])
+        table = _table()
+        table.add_column(width=width, no_wrap=True)
+        table.add_column(width=8, no_wrap=True)
+        table.add_column(ratio=1, overflow="fold")  # whole, at any width
+        for refusal in refusals:
+            table.add_row(
+                Text(fit_middle(refusal.sku, width)),
+                Text(refusal.field or "row"),
+                Text(inert(refusal.reason)),
+            )
+        parts.append(table)
+        if len(the_plan.refusals) > PLAN_LINES_SHOWN:
+            more = len(the_plan.refusals) - PLAN_LINES_SHOWN
+            parts.append(Text(f"… and {more:,} more (tui-sync undo --dry-run lists them)"))
+    return Group(*parts)
+
+
 class SyncDialog(ModalScreen[Plan | None]):
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "cancel", "Cancel"),
@@ -156,12 +209,17 @@ class SyncDialog(ModalScreen[Plan | None]):
         guard: Callable[[Plan], list[str]] | None = None,
         open_row: Callable[[str, str], None] | None = None,
         plan_path: Callable[[], Path] | None = None,
+        reverse: Callable[[], Plan] | None = None,
     ) -> None:
-        """`open_row(sku, key)` shows a row's detail; `plan_path()` the default plan file."""
+        """`open_row(sku, key)` shows a row's detail; `plan_path()` the default plan file.
+        `reverse` makes this the review of an undo: it builds the reverse plan (in a thread),
+        and the dialog opens on it, with no choices to make."""
         super().__init__()
         self.open_row = open_row
         self.plan_path = plan_path
         self.lines: list[PlanLine] = []
+        self.reverse = reverse
+        self.stale = False
         self.pair = pair
         self.scopes = list(scopes)
         self.load = load
@@ -182,8 +240,17 @@ class SyncDialog(ModalScreen[Plan | None]):
         choices = [f for _, f in FIELD_CHOICES]
         fields = self.default_fields if self.default_fields in choices else ("quantity",)
         with Vertical(id="dialog"):
-            yield Label(Content(f"Sync pair {inert(self.pair.name)}"), id="dialog-title")
+            what = "Undo on" if self.reverse is not None else "Sync"
+            yield Label(Content(f"{what} pair {inert(self.pair.name)}"), id="dialog-title")
             yield Label(Content(self.origin), id="origin")
+            if self.reverse is not None:
+                yield Static("", id="warning")
+                yield SelectionList[int](id="lines", compact=True)
+                with VerticalScroll(id="plan"):
+                    yield Static("", id="plan-text")
+                yield from self._buttons()
+                yield Footer()
+                return
             with Horizontal(id="choices"):
                 with Vertical():
                     yield Label("Rows (selected)")
@@ -212,14 +279,21 @@ class SyncDialog(ModalScreen[Plan | None]):
                 yield Static("", id="plan-text")
                 # A line per change or refusal: Enter opens that row's detail.
                 yield OptionList(id="plan-lines")
-            with Horizontal(id="buttons"):
-                yield Button("Show plan (p)", id="show", variant="primary")
-                yield Button("Back (b)", id="back")
-                yield Button("Apply… (a)", id="apply", variant="warning")
-                yield Button("Cancel", id="cancel")
+            yield from self._buttons()
         yield Footer()
 
+    def _buttons(self) -> ComposeResult:
+        with Horizontal(id="buttons"):
+            yield Button("Show plan (p)", id="show", variant="primary")
+            yield Button("Back (b)", id="back")
+            yield Button("Apply… (a)", id="apply", variant="warning")
+            yield Button("Cancel", id="cancel")
+
     def on_mount(self) -> None:
+        if self.reverse is not None:
+            self.query_one("#back").display = False  # nothing to go back to: Esc cancels
+            self.action_show_plan()
+            return
         self._set_mode(review=False)
         self._update_warning()
         self.query_one("#scope", RadioSet).focus()
@@ -260,11 +334,14 @@ class SyncDialog(ModalScreen[Plan | None]):
 
     def _set_mode(self, review: bool) -> None:
         self.reviewing = review
-        self.query_one("#choices").display = not review
+        self.stale = False
+        undo = self.reverse is not None
+        if not undo:
+            self.query_one("#choices").display = not review
+            self.query_one("#back").display = review
         self.query_one("#plan").display = review
         self.query_one("#show").display = not review
         self.query_one("#apply").display = review
-        self.query_one("#back").display = review
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -272,19 +349,46 @@ class SyncDialog(ModalScreen[Plan | None]):
         reviewing = self.reviewing
         if action == "to_lines":
             return self.plan is not None and bool(self.lines)
-        if action in ("apply", "copy_command", "export_plan"):
+        if action == "apply":
             return self.plan is not None
+        if action in ("copy_command", "export_plan"):  # of a sync's plan; an undo has no scope
+            return self.plan is not None and self.reverse is None
         if action == "back":
-            return reviewing
+            return reviewing and self.reverse is None
         if action == "show_plan":
-            return not reviewing
+            return not reviewing or self.stale
         return True
+
+    def mark_stale(self) -> None:
+        """The cache changed under the plan on screen: it may no longer be what would run, so it
+        cannot be applied until it is shown again (p)."""
+        if not self.reviewing or self.stale:
+            return
+        self._planning += 1  # a plan still being made is made from the old cache too
+        self.plan = None
+        self.stale = True
+        warning = self.query_one("#warning", Static)
+        warning.update(Content.styled(STALE_TEXT, "$text-warning bold"))
+        warning.display = True
+        self.query_one("#apply", Button).disabled = True
+        self.query_one("#show").display = True
+        self.refresh_bindings()
 
     @on(RadioSet.Changed)
     def _choice_changed(self) -> None:
         self._update_warning()
 
     def action_show_plan(self) -> None:
+        if self.reverse is not None:
+            self.query_one("#plan-text", Static).update(Text("Planning the undo…"))
+            self._set_mode(review=True)
+            self.query_one("#warning", Static).display = False  # only to say it went stale
+            self.query_one("#apply", Button).disabled = True
+            self.query_one("#lines", SelectionList).clear_options()
+            self.plan = None
+            self._planning += 1
+            self._undo_worker(self.reverse, self._planning)
+            return
         # Planning reads every chosen row (all 123k of a select-all): in a thread, never on the
         # UI's; `load` opens its own cache connection there and streams the rows.
         target, scope, fields = self._target(), self._scope(), self._fields()
@@ -293,11 +397,69 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.lines = []
         self.query_one("#plan-lines", OptionList).clear_options().display = False
         self._set_mode(review=True)
+        self._update_warning()
         self.query_one("#apply", Button).disabled = True
         self.query_one("#back", Button).focus()
         self.plan = None
         self._planning += 1
         self._plan_worker(target, scope, fields, self._planning)
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def _undo_worker(self, reverse: Callable[[], Plan], token: int) -> None:
+        try:
+            the_plan: Plan | str = reverse()
+        except (SyncError, Unsettled, NothingToDo) as exc:
+            the_plan = str(exc)
+        self.app.call_from_thread(self._undo_planned, the_plan, token)
+
+    def _undo_planned(self, the_plan: Plan | str, token: int) -> None:
+        if token != self._planning or not self.reviewing:
+            return
+        lines = self.query_one("#lines", SelectionList)
+        if isinstance(the_plan, str):  # nothing to undo, and why: one line, inert
+            self.query_one("#plan-text", Static).update(Text(inert(the_plan)))
+            lines.display = False
+            return
+        self.plan = the_plan
+        self.plan_origin = self.origin
+        pickable = len(the_plan.changes) <= UNDO_PICK_MAX
+        lines.display = pickable and bool(the_plan.changes)
+        if lines.display:
+            width = _sku_width([c.sku for c in the_plan.changes])
+            lines.add_options(
+                Selection(undo_line(c, width), n, initial_state=True)
+                for n, c in enumerate(the_plan.changes)
+            )
+            lines.highlighted = 0
+            lines.focus()  # space picks lines; Enter only toggles one, it never writes
+        else:
+            self.query_one("#cancel", Button).focus()
+        self._show_undo_head()
+        self.query_one("#apply", Button).disabled = the_plan.is_empty
+        self.refresh_bindings()
+
+    def _picked(self) -> Plan | None:
+        """The undo's plan with only the lines picked (all of them when it cannot be picked)."""
+        if self.plan is None:
+            return None
+        lines = self.query_one("#lines", SelectionList)
+        if not lines.display:
+            return self.plan
+        chosen = set(lines.selected)
+        picked = [c for n, c in enumerate(self.plan.changes) if n in chosen]
+        return replace(self.plan, changes=picked)
+
+    def _show_undo_head(self) -> None:
+        picked = self._picked()
+        if self.plan is None or picked is None:
+            return
+        pickable = len(self.plan.changes) <= UNDO_PICK_MAX
+        shown = undo_renderable(self.plan, len(picked.changes), pickable)
+        self.query_one("#plan-text", Static).update(shown)
+
+    @on(SelectionList.SelectedChanged, "#lines")
+    def _lines_picked(self) -> None:
+        self._show_undo_head()
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def _plan_worker(
@@ -336,13 +498,17 @@ class SyncDialog(ModalScreen[Plan | None]):
         self.query_one("#scope", RadioSet).focus()
 
     def action_apply(self) -> None:
-        the_plan = self.plan
+        shown = self.plan
+        the_plan = self._picked() if self.reverse is not None else shown
         if the_plan is None or the_plan.is_empty:
+            if shown is not None and not shown.is_empty:
+                self.notify("No line picked: space picks the lines to restore", markup=False)
             return
         master = the_plan.target == self.pair.master
 
         def answered(write: bool | None) -> None:
-            if write and self.plan is the_plan:
+            # Not if the plan went stale (or was made again) while the prompt was open.
+            if write and self.plan is shown:
                 self.dismiss(the_plan)
 
         prompt = ConfirmApply(the_plan, master, self.plan_origin, self.guard_reasons)
