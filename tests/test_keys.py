@@ -32,7 +32,7 @@ def config(tmp_path: Path, text: str) -> Path:
 
 async def test_a_remapped_key_works_and_the_default_no_longer_does(data_dir: Path) -> None:
     app = keyed_app(data_dir, {"help": ("f2",), "log": ("ctrl+l",)})
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 60)) as pilot:  # tall enough for every key of the help
         await pilot.press("question_mark")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f2")
