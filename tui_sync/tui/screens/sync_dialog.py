@@ -44,6 +44,7 @@ FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("Cost", ("cost",)),
 )
 PLAN_LINES_SHOWN = 400
+PLAN_HINT = "↑↓ Enter: that row · c: copy as a tui-sync command · x: save the plan file"
 PLAN_SKU_CAP = 32  # longer SKUs are shortened in the middle, both ends stay readable
 
 
@@ -212,6 +213,7 @@ class SyncDialog(ModalScreen[Plan | None]):
                 yield Static("", id="plan-text")
                 # A line per change or refusal: Enter opens that row's detail.
                 yield OptionList(id="plan-lines")
+                yield Static(PLAN_HINT, id="plan-hint")
             with Horizontal(id="buttons"):
                 yield Button("Show plan (p)", id="show", variant="primary")
                 yield Button("Back (b)", id="back")
