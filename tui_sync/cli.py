@@ -246,7 +246,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.pair is not None:
             config.pair(args.pair)
         return _log(data_dir, args)
-    pair = config.pair(cli_plan.pair_name(args) if command == "sync" else args.pair)
+    pair = config.pair(
+        cli_plan.pair_name(args) if command == "sync" else getattr(args, "pair", None)
+    )
     if command == "open":
         return _open_tui(data_dir, pair, args.config, config)
     ensure_sandbox_for(data_dir, pair)

@@ -50,6 +50,7 @@ FIELD_CHOICES: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("Cost", ("cost",)),
 )
 PLAN_LINES_SHOWN = 400
+PLAN_HINT = "↑↓ Enter: that row · c: copy as a tui-sync command · x: save the plan file"
 PLAN_SKU_CAP = 32  # longer SKUs are shortened in the middle, both ends stay readable
 # An undo's lines are picked one by one up to this many; a bigger run is undone whole.
 UNDO_PICK_MAX = 2000
@@ -279,6 +280,7 @@ class SyncDialog(ModalScreen[Plan | None]):
                 yield Static("", id="plan-text")
                 # A line per change or refusal: Enter opens that row's detail.
                 yield OptionList(id="plan-lines")
+                yield Static(PLAN_HINT, id="plan-hint")
             yield from self._buttons()
         yield Footer()
 
