@@ -100,9 +100,7 @@ def on_screen(app: TuiSyncApp) -> list[str]:
     grid = app.grid
     lines = [grid.render_line(y).text for y in range(1, grid.size.height)]
     marks = set("▌✓")  # the cursor and selection marks, before the SKU
-    return [
-        next(t for t in line.split() if not set(t) <= marks) for line in lines if line.strip()
-    ]
+    return [next(t for t in line.split() if not set(t) <= marks) for line in lines if line.strip()]
 
 
 def expected(app: TuiSyncApp, key: str, where: Callable[[Row], bool] = lambda r: True) -> list[str]:
