@@ -437,3 +437,16 @@ async def test_under_a_sort_the_selected_view_and_the_sync_dialog_take_the_selec
         assert dialog.plan is not None
         planned = {c.sku for c in dialog.plan.changes} | {r.sku for r in dialog.plan.refusals}
         assert planned == set(top)
+
+
+def test_rows_at_positions_out_of_order_are_those_rows_in_that_order(data_dir: Path) -> None:
+    from tui_sync.cache import Cache
+    from tui_sync.config import SANDBOX_PAIR
+    from tui_sync.refresh import refresh
+    from tui_sync.views import rows_at
+
+    refresh(data_dir, SANDBOX_PAIR)
+    with Cache.open(data_dir) as cache:
+        # as far apart as a run of three, yet not one: a page of a sorted view
+        assert [r.pos for r in rows_at(cache, "sandbox", [5, 9, 7])] == [5, 9, 7]
+        assert [r.pos for r in rows_at(cache, "sandbox", [5, 6, 7])] == [5, 6, 7]
