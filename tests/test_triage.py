@@ -99,7 +99,8 @@ def on_screen(app: TuiSyncApp) -> list[str]:
     """The SKUs of the grid's rows on screen, top to bottom (as painted: the header skipped)."""
     grid = app.grid
     lines = [grid.render_line(y).text for y in range(1, grid.size.height)]
-    return [line[1:].split()[0] for line in lines if line.strip()]
+    marks = set("▌✓")  # the cursor and selection marks, before the SKU
+    return [next(t for t in line.split() if not set(t) <= marks) for line in lines if line.strip()]
 
 
 def expected(app: TuiSyncApp, key: str, where: Callable[[Row], bool] = lambda r: True) -> list[str]:
@@ -403,3 +404,49 @@ def test_a_cache_of_the_previous_schema_gets_the_sort_keys_of_its_rows(tmp_path:
         assert got.fetchall() == [(3_000_000, 0.0, 12.0, "Acme"), (2_000_000, 50.0, 40.0, "Zed")]
         assert list(view_order(cache, "p", sort=SORT_BY_KEY["risk"])) == [1, 0]
         assert list(view_order(cache, "p", sort=SORT_BY_KEY["q_gap"])) == [0, 1]
+
+
+async def test_under_a_sort_the_selected_view_and_the_sync_dialog_take_the_selection(
+    data_dir: Path,
+) -> None:
+    from tui_sync.tui.screens.sync_dialog import SyncDialog
+
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(app, pilot)
+        await choose_sort(app, pilot, "risk")
+        await pilot.press("space", "space", "space")  # the three biggest risks
+        top = expected(app, "risk")[:3]
+        assert "3 selected (0 not in this view)" in screen_text(app)
+        await pilot.press("8")
+        await ordered(app, pilot)
+        assert on_screen(app) == top  # exactly them, in the sort's order
+        await pilot.press("O")
+        await ordered(app, pilot)
+        assert on_screen(app) == top[::-1]
+        await pilot.press("1", "s")
+        await ordered(app, pilot)
+        assert "(x) In this view (3)" in screen_text(app)
+        await pilot.press("p")
+        dialog = app.screen
+        assert isinstance(dialog, SyncDialog)
+        for _ in range(400):
+            if dialog.plan is not None:
+                break
+            await pilot.pause(0.01)
+        assert dialog.plan is not None
+        planned = {c.sku for c in dialog.plan.changes} | {r.sku for r in dialog.plan.refusals}
+        assert planned == set(top)
+
+
+def test_rows_at_positions_out_of_order_are_those_rows_in_that_order(data_dir: Path) -> None:
+    from tui_sync.cache import Cache
+    from tui_sync.config import SANDBOX_PAIR
+    from tui_sync.refresh import refresh
+    from tui_sync.views import rows_at
+
+    refresh(data_dir, SANDBOX_PAIR)
+    with Cache.open(data_dir) as cache:
+        # as far apart as a run of three, yet not one: a page of a sorted view
+        assert [r.pos for r in rows_at(cache, "sandbox", [5, 9, 7])] == [5, 9, 7]
+        assert [r.pos for r in rows_at(cache, "sandbox", [5, 6, 7])] == [5, 6, 7]

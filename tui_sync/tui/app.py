@@ -385,6 +385,7 @@ class TuiSyncApp(App[None]):
             )
             self._show_order()
             return
+        self._order_token += 1  # an order still being computed is no longer wanted
         self.ordering = False
         self._show_order()
         if self.view is SELECTED_VIEW:
