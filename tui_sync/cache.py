@@ -176,11 +176,25 @@ def _schema_v4(db: sqlite_utils.Database) -> None:
     )
 
 
+def _schema_auto_ticks(db: sqlite_utils.Database) -> None:
+    """The last `auto` tick of each pair, whoever ran it (cron, a timer, the console), so the
+    console can show it: a refused or failed tick writes no run, so the journal cannot say."""
+    db.executescript(
+        """
+        CREATE TABLE auto_ticks (
+            pair TEXT PRIMARY KEY, at TEXT NOT NULL, ok INTEGER NOT NULL,
+            summary TEXT NOT NULL, line TEXT NOT NULL, run_id TEXT
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _schema_v1,
     _schema_v2,
     _schema_v3,
     _schema_v4,
+    _schema_auto_ticks,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -305,6 +319,18 @@ def item_from_row(values: Sequence[object]) -> Item | None:
         )
     except money.BadNumber as exc:  # only reachable if the file was edited by hand
         raise CacheError(f"cache holds a value that is not a number: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AutoTick:
+    """The last `auto` tick of a pair: when (UTC, ISO), whether it went well, its result in a
+    few words (`summary`) and in full (`line`), and the run it wrote, if any."""
+
+    at: str
+    ok: bool
+    summary: str
+    line: str
+    run_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -641,6 +667,21 @@ class Cache:
             "prev_backoffice_items = backoffice_items WHERE pair = ?",
             (pair,),
         )
+
+    def record_tick(self, pair: str, tick: AutoTick) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO auto_ticks VALUES (?, ?, ?, ?, ?, ?)",
+            (pair, tick.at, int(tick.ok), tick.summary, tick.line, tick.run_id),
+        )
+
+    def last_tick(self, pair: str) -> AutoTick | None:
+        row = self.conn.execute(
+            "SELECT at, ok, summary, line, run_id FROM auto_ticks WHERE pair = ?", (pair,)
+        ).fetchone()
+        if row is None:
+            return None
+        at, ok, summary, line, run_id = row
+        return AutoTick(str(at), bool(ok), str(summary), str(line), run_id and str(run_id))
 
     def refresh_info(self, pair: str) -> RefreshInfo | None:
         row = self.conn.execute(

@@ -42,6 +42,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("select_none", "n", "select_none", "Sel none", "Clear the selection"),
     Action("row", "enter", "row_detail", "Detail", "Both sides of the cursor row, with reasons"),
     Action("log", "l", "run_log", "Log", "The run log: every sync and its changes"),
+    Action(
+        "auto",
+        "A",
+        "auto",
+        "Auto",
+        "Start or stop the automatic sync at the pair's schedule (as `tui-sync auto`), while "
+        "the console is open",
+    ),
     Action("help", "question_mark", "help", "Help", "Keys, views, codes and statuses", True),
     Action("quit", "q", "quit", "Quit", "Quit tui-sync", True),
     Action(

@@ -1,0 +1,194 @@
+"""The schedule in the console (`A`): each tick is `auto --once` in the worker process, under the
+pair lock. The timer is injected (`timer=`), so a test fires a tick when it wants: no test waits
+for an interval, and every wait below is for a condition, never a fixed time."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tests.conftest import FIXED_TIME, settle
+from tests.screen import screen_text
+from tests.writekit import plant_store_quantities, run_ids, zero_backoffice
+from tui_sync import journal
+from tui_sync.cache import AutoTick
+from tui_sync.config import SANDBOX_PAIR
+from tui_sync.lock import PairLock
+from tui_sync.model import Status
+from tui_sync.sandbox import remote
+from tui_sync.sandbox.state import state_path
+from tui_sync.tui.app import TuiSyncApp, local_time
+
+EVERY = timedelta(minutes=15)
+PAIR = replace(SANDBOX_PAIR, schedule=EVERY)
+
+
+@dataclass
+class Armed:
+    seconds: float
+    callback: Callable[[], None]
+    stopped: bool = False
+    fired: bool = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class Timers:
+    """Stands in for Textual's set_timer: records what the console arms, fires on demand."""
+
+    def __init__(self) -> None:
+        self.armed: list[Armed] = []
+
+    def __call__(self, seconds: float, callback: Callable[[], None]) -> Armed:
+        self.armed.append(Armed(seconds, callback))
+        return self.armed[-1]
+
+    def live(self) -> list[Armed]:
+        return [a for a in self.armed if not (a.stopped or a.fired)]
+
+    def fire(self) -> None:
+        (timer,) = self.live()
+        timer.fired = True
+        timer.callback()
+
+
+def console(data_dir: Path, timers: Timers) -> TuiSyncApp:
+    return TuiSyncApp(data_dir, PAIR, clock=lambda: FIXED_TIME, timer=timers)
+
+
+async def until(pilot: Pilot[None], what: str, probe: Callable[[], bool]) -> None:
+    for _ in range(1500):
+        if probe():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def next_tick(pilot: Pilot[None], app: TuiSyncApp, before: AutoTick | None) -> AutoTick:
+    """Wait until a tick after `before` has ended and its result reached the screen."""
+    await until(pilot, "the tick", lambda: app.last_tick is not before and app.busy is None)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert app.last_tick is not None
+    return app.last_tick
+
+
+def auto_runs(app: TuiSyncApp) -> list[journal.Run]:
+    return [r for r in journal.runs(app.cache, pair="sandbox") if r.kind == "auto"]
+
+
+async def test_the_schedule_ticks_shows_its_last_and_next_run_reloads_the_grid_and_stops(
+    data_dir: Path,
+) -> None:
+    timers = Timers()
+    app = console(data_dir, timers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "auto " not in screen_text(app).splitlines()[-2]  # nothing to say yet
+        # The cursor on a row the policy will sync (quantity and price; not cost, not QN).
+        rows = app.grid.source.fetch(0, len(app.grid.source))  # type: ignore[union-attr,arg-type]
+        target = next(
+            r
+            for r in rows
+            if r.status is Status.OUT_OF_SYNC and r.cells["QN"] != "N" and r.cells["C"] != "N"
+        )
+        app.grid.cursor_row = target.pos
+        out_before = app.counts["out_of_sync"]
+        await pilot.press("A")  # a tick at once, as `auto --every` does
+        assert app.busy == "Automatic sync"
+        tick = await next_tick(pilot, app, None)
+        (run,) = auto_runs(app)
+        assert tick.ok and tick.run_id == run.run_id and run.count("done") > 0
+        assert tick.summary == f"{run.count('done')} written"
+        status_line = screen_text(app).splitlines()[-2]
+        assert f"auto {local_time(tick.at)} {run.count('done')} written · next 12:15" in status_line
+        assert [t.seconds for t in timers.armed] == [EVERY.total_seconds()]
+        # The grid reloaded its rows, the cursor where it was.
+        assert app.grid.cursor_row == target.pos
+        row = app.grid.current_row
+        assert row is not None and row.sku == target.sku and row.status is Status.IN_SYNC
+        assert app.counts["out_of_sync"] < out_before
+        assert f"{app.counts['out_of_sync']:,}" in screen_text(app).splitlines()[1]
+        # Stopped: the timer is disarmed; the last tick stays on screen, with no next.
+        await pilot.press("A")
+        assert not timers.live() and not app.auto_on
+        status_line = screen_text(app).splitlines()[-2]
+        assert f"auto {local_time(tick.at)} {run.count('done')} written" in status_line
+        assert "next" not in status_line
+    # Recorded for the next console (and shown there): a tick of cron would be too.
+    app = console(data_dir, Timers())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.last_tick == tick
+        assert f"auto {local_time(tick.at)} {run.count('done')} written" in screen_text(app)
+
+
+async def test_a_busy_pair_fails_the_tick_in_one_line_then_the_next_still_syncs_and_a_guard_refuses(
+    data_dir: Path,
+) -> None:
+    timers = Timers()
+    app = console(data_dir, timers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        first = await next_tick(pilot, app, None)
+        assert first.ok
+        # Another process holds the pair (a manual sync from the CLI): the tick says so.
+        with PairLock(data_dir, "sandbox", "sync"):
+            timers.fire()
+            busy = await next_tick(pilot, app, first)
+        assert not busy.ok and busy.summary.startswith("busy: sync since ")
+        status_line = screen_text(app).splitlines()[-2]
+        assert f"auto {local_time(busy.at)} busy: sync" in status_line
+        assert status_line.rstrip().endswith("· next 12:01")  # a failure retries sooner
+        assert timers.armed[-1].seconds == 60.0
+        # The next tick still happens, and syncs what changed meanwhile.
+        store_ids = [
+            r.store.id
+            for r in app.grid.source.fetch(0, 400)  # type: ignore[union-attr]
+            if r.status is Status.IN_SYNC and r.store and r.backoffice and not r.store.is_base
+        ][:5]
+        plant_store_quantities(state_path(data_dir), store_ids, random.Random(7))
+        timers.fire()
+        again = await next_tick(pilot, app, busy)
+        assert again.ok and again.summary == "5 written", again
+        assert timers.armed[-1].seconds == EVERY.total_seconds()  # the interval again
+        assert "· next 12:15" in screen_text(app).splitlines()[-2]
+        # A broken feed: the guard refuses; nothing is written and nothing is confirmed.
+        zero_backoffice(data_dir, 120)
+        runs_before, remote_before = run_ids(data_dir), remote.info(state_path(data_dir))
+        timers.fire()
+        refused = await next_tick(pilot, app, again)
+        assert not refused.ok and refused.summary.startswith("refused by a guard: ")
+        assert "guard_zeroed 20%" in refused.summary
+        assert run_ids(data_dir) == runs_before
+        assert remote.info(state_path(data_dir)) == remote_before
+        assert f"auto {local_time(refused.at)} refused by a guard" in screen_text(app)
+        assert timers.armed[-1].seconds == EVERY.total_seconds()  # not retried sooner
+
+
+async def test_a_tick_due_during_the_consoles_own_refresh_waits_for_it(data_dir: Path) -> None:
+    timers = Timers()
+    app = console(data_dir, timers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        first = await next_tick(pilot, app, None)
+        await pilot.press("r")
+        assert app.busy == "Refresh"
+        timers.fire()  # due while the refresh runs: not started beside it
+        assert app.busy == "Refresh"
+        assert screen_text(app).splitlines()[-2].startswith(" Refresh…")
+        assert "· waiting" in screen_text(app).splitlines()[-2]
+        await pilot.press("A", "A")  # stopped and started again: still one tick waiting
+        assert app.busy == "Refresh" and not timers.live()
+        second = await next_tick(pilot, app, first)
+        assert second.ok
+        assert app.last_refresh.startswith("refreshed")
+        assert len(timers.live()) == 1
