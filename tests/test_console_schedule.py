@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from tests.conftest import FIXED_TIME, settle
 from tests.screen import screen_text
-from tests.writekit import plant_store_quantities, run_ids, zero_backoffice
+from tests.writekit import journal_entries, plant_store_quantities, run_ids, zero_backoffice
 from tui_sync import journal
 from tui_sync.cache import AutoTick
 from tui_sync.config import SANDBOX_PAIR
@@ -192,3 +192,56 @@ async def test_a_tick_due_during_the_consoles_own_refresh_waits_for_it(data_dir:
         assert second.ok
         assert app.last_refresh.startswith("refreshed")
         assert len(timers.live()) == 1
+
+
+async def test_stopping_the_schedule_mid_tick_finishes_the_batch_in_flight(data_dir: Path) -> None:
+    import sqlite3
+
+    # 150 store quantities off: three batches of 50 to the store.
+    conn = sqlite3.connect(state_path(data_dir))
+    ids = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT id FROM items WHERE side = 'store' AND is_base = 0 AND quantity >= 0 "
+            "AND sku NOT IN (SELECT sku FROM orders) ORDER BY rowid LIMIT 150"
+        )
+    ]
+    conn.close()
+    for item_id in ids:
+        remote.set_value(state_path(data_dir), "store", item_id, "quantity", 1000)
+    timers = Timers()
+    app = console(data_dir, timers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        # Each call waits 800 ms: the tick is still writing when the schedule is stopped.
+        remote.set_faults(state_path(data_dir), latency_ms=800)
+        await pilot.press("A")
+        await until(
+            pilot,
+            "the tick's first batch",
+            lambda: any(e.result == "done" for e in journal_entries(data_dir)),
+        )
+        await pilot.press("A")
+        assert "Stopping the automatic sync" in screen_text(app)
+        tick = await next_tick(pilot, app, None)
+        (run,) = auto_runs(app)
+        assert tick.run_id == run.run_id
+        stopped = [c for c in run.changes if c.reason and "stopped" in c.reason]
+        assert stopped and all(c.result == "refused" for c in stopped)
+        assert run.count("unknown") == 0 and run.count("done") >= 50
+        assert not timers.armed and not app.auto_on  # no next tick
+        assert "next" not in screen_text(app).splitlines()[-2]
+
+
+async def test_a_pair_without_a_schedule_says_how_to_set_one(data_dir: Path) -> None:
+    timers = Timers()
+    app = TuiSyncApp(data_dir, SANDBOX_PAIR, timer=timers, refresh_on_start=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("A")
+        await pilot.pause()
+        assert not app.auto_on and app.busy is None and not timers.armed
+        (note,) = [n.message for n in app._notifications]
+        assert note == (
+            'Pair sandbox has no schedule: set schedule = "30m" (15m..24h) in [pairs.sandbox] '
+            "of the config"
+        )
