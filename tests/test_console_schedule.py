@@ -4,6 +4,7 @@ for an interval, and every wait below is for a condition, never a fixed time."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from textual.pilot import Pilot
 
 from tests.conftest import FIXED_TIME, settle
 from tests.screen import screen_text
-from tests.writekit import journal_entries, plant_store_quantities, run_ids, zero_backoffice
+from tests.writekit import SCRIPT, journal_entries, plant_store_quantities, run_ids, zero_backoffice
 from tui_sync import journal
 from tui_sync.cache import AutoTick
 from tui_sync.config import SANDBOX_PAIR
@@ -221,6 +222,18 @@ async def test_stopping_the_schedule_mid_tick_finishes_the_batch_in_flight(data_
             "the tick's first batch",
             lambda: any(e.result == "done" for e in journal_entries(data_dir)),
         )
+        # Meanwhile a manual sync from a shell is refused in one line: the tick holds the pair.
+        config = data_dir.parent / "config.toml"
+        config.write_text("")
+        manual = await asyncio.create_subprocess_exec(
+            *(SCRIPT, "--config", str(config), "--data-dir", str(data_dir)),
+            *("sync", "--to", "store", "--fields", "quantity", "--all", "--yes"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await manual.communicate()
+        assert manual.returncode == 1
+        assert "tui-sync: pair 'sandbox' is busy: auto r-" in err.decode()
         await pilot.press("A")
         assert "Stopping the automatic sync" in screen_text(app)
         tick = await next_tick(pilot, app, None)

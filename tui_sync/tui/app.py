@@ -442,6 +442,7 @@ class TuiSyncApp(App[None]):
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         summary = message.summary
+        self.last_tick = self.cache.last_tick(self.pair.name)  # cron's may have come meanwhile
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         self._longest_sku_worker()
@@ -461,6 +462,7 @@ class TuiSyncApp(App[None]):
 
     def on_sync_done(self, message: SyncDone) -> None:
         run = message.run
+        self.last_tick = self.cache.last_tick(self.pair.name)
         self._take_counts(message.counts)
         self.grid.clear_selection()
         self.grid.reload()
