@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
@@ -589,10 +590,11 @@ class TuiSyncApp(App[None]):
                 tail = "waiting"  # for the console's own refresh or sync to end
             elif self.auto_next is not None:
                 tail = f"next {self.auto_next:%H:%M}"
-            tail = f" · {tail}" if head else f"auto: {tail}"
-        left = room - len(head) - len(tail)
-        if len(summary) > left:
-            summary = summary[: max(0, left - 1)] + "…"
+            if tail:
+                tail = f" · {tail}" if head else f"auto: {tail}"
+        left = room - cell_len(head) - cell_len(tail)
+        if cell_len(summary) > left:
+            summary = set_cell_size(summary, max(0, left - 1)).rstrip() + "…"
         return f"{head}{summary}{tail}"
 
     def on_resize(self) -> None:
