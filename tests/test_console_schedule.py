@@ -5,6 +5,7 @@ for an interval, and every wait below is for a condition, never a fixed time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -222,18 +223,6 @@ async def test_stopping_the_schedule_mid_tick_finishes_the_batch_in_flight(data_
             "the tick's first batch",
             lambda: any(e.result == "done" for e in journal_entries(data_dir)),
         )
-        # Meanwhile a manual sync from a shell is refused in one line: the tick holds the pair.
-        config = data_dir.parent / "config.toml"
-        config.write_text("")
-        manual = await asyncio.create_subprocess_exec(
-            *(SCRIPT, "--config", str(config), "--data-dir", str(data_dir)),
-            *("sync", "--to", "store", "--fields", "quantity", "--all", "--yes"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await manual.communicate()
-        assert manual.returncode == 1
-        assert "tui-sync: pair 'sandbox' is busy: auto r-" in err.decode()
         await pilot.press("A")
         assert "Stopping the automatic sync" in screen_text(app)
         tick = await next_tick(pilot, app, None)
@@ -258,3 +247,41 @@ async def test_a_pair_without_a_schedule_says_how_to_set_one(data_dir: Path) -> 
             'Pair sandbox has no schedule: set schedule = "30m" (15m..24h) in [pairs.sandbox] '
             "of the config"
         )
+
+
+async def test_a_manual_sync_from_a_shell_during_a_tick_is_refused_in_one_line(
+    data_dir: Path,
+) -> None:
+    lock_file = data_dir / "locks" / "sandbox.lock"
+
+    def holder() -> str | None:
+        try:
+            return str(json.loads(lock_file.read_text() or "{}").get("what"))
+        except (OSError, ValueError):
+            return None
+
+    timers = Timers()
+    app = console(data_dir, timers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        # Each call waits 3 s: the tick holds the pair for many seconds after it takes it.
+        remote.set_faults(state_path(data_dir), latency_ms=3000)
+        await pilot.press("A")
+        await until(pilot, "the tick to hold the pair", lambda: holder() == "auto")
+        config = data_dir.parent / "config.toml"
+        config.write_text("")
+        manual = await asyncio.create_subprocess_exec(
+            *(SCRIPT, "--config", str(config), "--data-dir", str(data_dir)),
+            *("sync", "--to", "store", "--fields", "quantity", "--all", "--yes"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await manual.communicate()
+        assert app.busy == "Automatic sync", "the tick ended before the manual sync ran"
+        assert manual.returncode == 1
+        (line,) = err.decode().splitlines()
+        assert line.startswith("tui-sync: pair 'sandbox' is busy: auto ")
+        remote.set_faults(state_path(data_dir), latency_ms=None)
+        await pilot.press("A")  # the tick ends soon, and well (wherever the stop found it)
+        tick = await next_tick(pilot, app, None)
+        assert tick.ok and all(r.count("unknown") == 0 for r in auto_runs(app))
