@@ -49,6 +49,13 @@ def runs(home: Home) -> list[journal.Run]:
         return journal.runs(cache)
 
 
+def last_tick(home: Home) -> tuple[bool, str, str | None]:
+    with Cache.open(home.data) as cache:
+        tick = cache.last_tick(PAIR)
+    assert tick is not None
+    return tick.ok, tick.summary, tick.run_id
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -80,6 +87,8 @@ def test_once_syncs_the_policy_as_an_undoable_auto_run_then_is_refused_by_a_guar
         rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ sandbox auto: .*run {run.run_id} done: .*", line
     )
     assert run.count("done") == 20  # the sandbox's planted quantity and price differences
+    # Recorded as the pair's last tick, for the console to show (a refusal writes no run).
+    assert last_tick(home) == (True, "20 written", run.run_id)
     home.ok("undo", run.run_id)
     assert [r.kind for r in runs(home)] == ["undo", "auto"]
     # A broken feed: a third of the back office reads zero. auto never confirms by itself.
@@ -92,6 +101,9 @@ def test_once_syncs_the_policy_as_an_undoable_auto_run_then_is_refused_by_a_guar
     (guard,) = [ln for ln in out.stderr.splitlines() if " auto: guard: " in ln]
     assert guard.endswith("quantities would be set to zero (guard_zeroed 20%)")
     assert (remote.info(home.state), run_ids(home.data)) == before  # no write, no run
+    ok, summary, run_id = last_tick(home)
+    assert not ok and run_id is None
+    assert summary.startswith("refused by a guard: ") and summary.endswith("(guard_zeroed 20%)")
 
 
 def test_a_tick_while_a_manual_run_holds_the_pair_is_refused_in_one_line(home: Home) -> None:
@@ -101,6 +113,8 @@ def test_a_tick_while_a_manual_run_holds_the_pair_is_refused_in_one_line(home: H
     (line,) = out.stderr.splitlines()
     assert " sandbox auto: tick failed: pair 'sandbox' is busy: sync since " in line
     assert line[:4].isdigit() and line[19] == "Z"  # the time first
+    ok, summary, run_id = last_tick(home)
+    assert not ok and run_id is None and summary.startswith("busy: sync since ")
 
 
 # --- the schedule, in-process: injected sleep and clock -----------------------------------------

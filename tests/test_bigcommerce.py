@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -345,5 +346,9 @@ def test_refresh_diff_sync_through_the_cli(store: Store, tmp_path: Path) -> None
     ((price, level),) = store.sb.sql("SELECT price, inventory_level FROM products WHERE id = 4")
     assert Decimal(price) == Decimal("10.50") and level == 33
     assert store.sb.sql("SELECT inventory_level FROM variants WHERE id = 3") == [(8,)]
+    # The store keeps the adjustments' reason: ours name the run that wrote them.
+    (run_id,) = re.findall(r"\br-\d{8}-\d{4}\b", out.stdout.splitlines()[-1])
+    ((reason,),) = store.sb.sql("SELECT reason FROM applied_adjustments WHERE product_id = 4")
+    assert re.fullmatch(rf"tui-sync {run_id}-[0-9a-f]{{12}}-\d+", reason), reason
     rows = {r["sku"]: r for r in json.loads(cli(tmp_path, "diff", "--json").stdout)}
     assert rows["BC-00004"]["status"] == "in_sync" and rows["BC-00003-RED-S"]["status"] == "in_sync"

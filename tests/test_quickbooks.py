@@ -382,6 +382,24 @@ async def test_the_server_refuses_what_finance_xsd_does_not_allow(qbo: Qbo) -> N
             await books._query("SELECT * FROM Item ORDER BY x", "item")
 
 
+async def test_an_item_update_has_no_note_to_tag_our_writes_with(qbo: Qbo) -> None:
+    """Why quickbooks.py writes no run id: PrivateNote belongs to transactions (an
+    InventoryAdjustment has one), not to the Item whose QtyOnHand and prices we update."""
+    async with new_client() as client:
+        books = qbo.connector(client)
+        await current(books, "1")
+        headers = {"Authorization": f"Bearer {books.auth.current}"}
+        tagged = await client.post(
+            f"{qbo.url}/v3/company/{REALM}/item",
+            content=b'{"Id":"1","SyncToken":"0","sparse":true,"UnitPrice":19.99,'
+            b'"PrivateNote":"tui-sync r-20261202-0001"}',
+            headers=headers,
+        )
+    assert tagged.status_code == 400 and tagged.json()["Fault"]["Error"][0]["code"] == "2010"
+    assert qbo.sandbox.validation_errors == ["Item.PrivateNote: no such element in Finance.xsd"]
+    qbo.sandbox.validation_errors.clear()  # sent on purpose: the fixture would fail the test
+
+
 async def test_a_malformed_body_is_a_clear_error(qbo: Qbo) -> None:
     qbo.sandbox.faults.malformed = 1
     async with new_client() as client:

@@ -273,6 +273,25 @@ def _schema_intended(db: sqlite_utils.Database) -> None:
     )
 
 
+def _schema_auto_ticks(db: sqlite_utils.Database) -> None:
+    """The last `auto` tick of each pair, whoever ran it (cron, a timer, the console), so the
+    console can show it: a refused or failed tick writes no run, so the journal cannot say."""
+    db.executescript(
+        """
+        CREATE TABLE auto_ticks (
+            pair TEXT PRIMARY KEY, at TEXT NOT NULL, ok INTEGER NOT NULL,
+            summary TEXT NOT NULL, line TEXT NOT NULL, run_id TEXT
+        );
+        """
+    )
+
+
+def _schema_journal_by_item(db: sqlite_utils.Database) -> None:
+    """The journal by the item written: row detail asks who last set a field of one item
+    (journal.last_writes) without a scan of every change ever made."""
+    db.executescript("CREATE INDEX journal_by_item ON journal (item_id, side);")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _schema_v1,
     _schema_v2,
@@ -280,6 +299,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _schema_v4,
     _schema_v5,
     _schema_intended,
+    _schema_auto_ticks,
+    _schema_journal_by_item,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -404,6 +425,18 @@ def item_from_row(values: Sequence[object]) -> Item | None:
         )
     except money.BadNumber as exc:  # only reachable if the file was edited by hand
         raise CacheError(f"cache holds a value that is not a number: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AutoTick:
+    """The last `auto` tick of a pair: when (UTC, ISO), whether it went well, its result in a
+    few words (`summary`) and in full (`line`), and the run it wrote, if any."""
+
+    at: str
+    ok: bool
+    summary: str
+    line: str
+    run_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -748,6 +781,21 @@ class Cache:
             "prev_backoffice_items = backoffice_items WHERE pair = ?",
             (pair,),
         )
+
+    def record_tick(self, pair: str, tick: AutoTick) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO auto_ticks VALUES (?, ?, ?, ?, ?, ?)",
+            (pair, tick.at, int(tick.ok), tick.summary, tick.line, tick.run_id),
+        )
+
+    def last_tick(self, pair: str) -> AutoTick | None:
+        row = self.conn.execute(
+            "SELECT at, ok, summary, line, run_id FROM auto_ticks WHERE pair = ?", (pair,)
+        ).fetchone()
+        if row is None:
+            return None
+        at, ok, summary, line, run_id = row
+        return AutoTick(str(at), bool(ok), str(summary), str(line), run_id and str(run_id))
 
     def refresh_info(self, pair: str) -> RefreshInfo | None:
         row = self.conn.execute(

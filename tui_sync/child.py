@@ -5,7 +5,7 @@ GIL from the UI (cursor keys got 2x slower while one ran). It starts this module
 calls the same core functions the CLI calls and reports on stdout, one JSON object a line:
 
     {"progress": ["Reading the store", 1200, 2441]}
-    {"done": {...}}          the summary (refresh) or the run id (sync)
+    {"done": {...}}          the summary (refresh), the run id (sync), the tick's result (auto)
     {"error": "one line"}    never a traceback, never a secret
 
 SIGTERM or SIGINT stop it: a refresh at once (nothing is swapped in), a sync after the batch in
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from tui_sync import plan_io
-from tui_sync.config import load_config
+from tui_sync.config import PairConfig, load_config
 
 PROGRESS_EVERY_S = 0.1
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--config", type=Path)
     parser.add_argument("--pair", required=True)
-    parser.add_argument("work", choices=["refresh", "sync", "undo"])
+    parser.add_argument("work", choices=["refresh", "sync", "undo", "auto"])
     parser.add_argument("--plan", type=Path, help="the plan to apply (sync, undo)")
     parser.add_argument("--undoes", help="the run an undo reverses")
     args = parser.parse_args(argv)
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 }
             )
+        elif args.work == "auto":
+            _auto(args.data_dir, pair)
         else:
             from tui_sync.sync import apply
 
@@ -97,6 +99,29 @@ def main(argv: list[str] | None = None) -> int:
         _say({"error": lines[0] if lines else type(exc).__name__})
         return 1
     return 0
+
+
+def _auto(data_dir: Path, pair: PairConfig) -> None:
+    """One tick of `auto --once`: under the pair lock (busy: a failed tick, said in its line),
+    recorded as the pair's last tick. Its log lines go to stderr: stdout is the JSON channel."""
+    import asyncio
+
+    from tui_sync.scheduler import Schedule
+
+    result = asyncio.run(Schedule(data_dir, pair, None, sys.stderr, sys.stderr).once())
+    run_id = None if result.run is None else result.run.run_id
+    _say(
+        {
+            "done": {
+                "ok": result.ok,
+                "line": result.line,
+                "summary": result.summary,
+                "run_id": run_id,
+                "guarded": result.guarded,
+                "refreshed": result.plan is not None,
+            }
+        }
+    )
 
 
 if __name__ == "__main__":

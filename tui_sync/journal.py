@@ -20,6 +20,7 @@ from tui_sync.model import Change, ChangeResult, Field, Side
 from tui_sync.money import Number
 
 RunKind = str  # "sync" | "undo" | "auto"
+WRITABLE_FIELDS: tuple[Field, ...] = ("quantity", "price", "cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,3 +261,47 @@ def runs(
             Run(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], _state(r[7]), r[8], entries)
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LastWrite:
+    """The last change tui-sync made to one field of one item (result `done`), and whether the
+    value read since is still the one it wrote: `ours` False means someone else changed it."""
+
+    side: Side
+    field: Field
+    run_id: str
+    written: str | None
+    ours: bool
+
+
+def last_writes(
+    cache: Cache, pair: str, side: Side, item_id: str, now: dict[Field, Number | None]
+) -> list[LastWrite]:
+    """Per field of the item (quantity, price, cost order), our last done write and whether
+    `now` (the cache's values, as last read) still holds it. An index lookup: the journal
+    rows of this one item."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for run_id, field_name, after, confirmed in cache.conn.execute(
+        "SELECT j.run_id, j.field, j.after, j.confirmed FROM journal AS j JOIN runs AS r "
+        "ON r.run_id = j.run_id WHERE j.item_id = ? AND j.side = ? AND r.pair = ? "
+        "AND j.result = 'done' AND j.field IS NOT NULL ORDER BY r.started, j.run_id, j.seq",
+        (item_id, side, pair),
+    ):
+        found[str(field_name)] = (str(run_id), confirmed if confirmed is not None else after)
+    return [
+        LastWrite(side, name, *found[name], _same(now.get(name), found[name][1]))
+        for name in WRITABLE_FIELDS
+        if name in found
+    ]
+
+
+def _same(value: Number | None, written: str | None) -> bool:
+    """Numerically equal (a store answering `19.990` for our `19.99` still holds ours)."""
+    if value is None or written is None:
+        return value is None and written is None
+    try:
+        ours = money.parse_money(written, "journal value")
+    except money.BadNumber:
+        return False
+    return ours is not None and ours == value

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tui_sync import guards, journal
-from tui_sync.cache import Cache, CacheThread
+from tui_sync.cache import AutoTick, Cache, CacheError, CacheThread
 from tui_sync.config import PairConfig
 from tui_sync.connectors import pair_connectors
 from tui_sync.lock import PairBusy, PairLock
@@ -57,6 +58,25 @@ class TickResult:
     guarded: list[str] = field(default_factory=list)  # the guards' reasons, when refused
     stopped: bool = False  # a signal arrived during the tick
     plan: Plan | None = None  # the plan the tick built (applied or not)
+    summary: str = ""  # the result in a few words, for the console's status line
+
+    def __post_init__(self) -> None:
+        if not self.summary:
+            self.summary = _summary(self)
+
+
+def _summary(result: TickResult) -> str:
+    if result.guarded:
+        return f"refused by a guard: {result.guarded[0]}"
+    if result.run is not None:
+        run = result.run
+        bad = sum(run.count(r) for r in ("conflict", "failed", "unknown"))
+        return f"{run.count('done'):,} written" + (f", {bad:,} conflict/failed" if bad else "")
+    if not result.ok:
+        return f"failed: {result.line.removeprefix('tick failed: ')}"
+    if result.plan is not None and result.plan.is_empty and not result.stopped:
+        return "nothing to write"
+    return result.line.split("; ")[-1]
 
 
 def guard_reasons(data_dir: Path, pair: PairConfig, the_plan: Plan) -> list[str]:
@@ -235,25 +255,42 @@ class Schedule:
     waits: list[float] = field(default_factory=list)  # every sleep asked for, for the tests
 
     def next_wait(self, failures: int, guarded: bool) -> float:
-        """After a good tick, or a guard's refusal: the interval. After `failures` failed
-        ticks in a row: RETRY_FIRST_S doubled per failure, up to the interval."""
         assert self.every is not None
-        if failures == 0 or guarded:
-            return self.every
-        return min(self.every, RETRY_FIRST_S * (1 << min(failures - 1, 30)))
+        return next_wait(self.every, failures, guarded)
 
     async def one(self, stop: asyncio.Event) -> TickResult:
-        """A tick; an error in it is a failed tick, logged in one line with the time."""
+        """A tick; an error in it is a failed tick, logged in one line with the time. Either
+        way it is the pair's last tick, which the console shows."""
         try:
             result = await self.tick(self.data_dir, self.pair, stop, self.wait)
+        except PairBusy as exc:  # who holds it, in the few words the console has room for
+            holder = _one_line(exc).partition(" is busy: ")[2].partition("; try again")[0]
+            result = TickResult(False, f"tick failed: {_one_line(exc)}", summary=f"busy: {holder}")
+            self.say(result.line, self.err)
         except Exception as exc:
             result = TickResult(False, f"tick failed: {_one_line(exc)}")
             self.say(result.line, self.err)
-            return result
-        self.say(result.line, self.out)
-        for reason in result.guarded:
-            self.say(f"guard: {reason}", self.err)
+        else:
+            self.say(result.line, self.out)
+            for reason in result.guarded:
+                self.say(f"guard: {reason}", self.err)
+        self._record(result)
         return result
+
+    def _record(self, result: TickResult) -> None:
+        run_id = None if result.run is None else result.run.run_id
+        tick = AutoTick(stamp(self.clock), result.ok, result.summary, result.line, run_id)
+        try:
+            with Cache.open(self.data_dir) as cache:
+                cache.record_tick(self.pair.name, tick)
+        except (CacheError, sqlite3.Error) as exc:  # the tick itself is done and logged
+            self.say(f"could not record the tick for the console: {_one_line(exc)}", self.err)
+
+    async def once(self) -> TickResult:
+        """One tick with SIGINT/SIGTERM heard (the console's worker process runs this)."""
+        stop = asyncio.Event()
+        with StopOnSignals(stop):
+            return await self.one(stop)
 
     def say(self, line: str, to: TextIO) -> None:
         # Text from outside (a pair name, an API's error) is made inert before a terminal.
@@ -281,6 +318,14 @@ class Schedule:
                 await self.sleep(wait, stop)
         self.say("stopped", self.out)
         return 0
+
+
+def next_wait(every: float, failures: int, guarded: bool) -> float:
+    """After a good tick, or a guard's refusal: the interval. After `failures` failed ticks
+    in a row: RETRY_FIRST_S doubled per failure, up to the interval."""
+    if failures == 0 or guarded:
+        return every
+    return min(every, RETRY_FIRST_S * (1 << min(failures - 1, 30)))
 
 
 def run(schedule: Schedule) -> int:

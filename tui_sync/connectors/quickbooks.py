@@ -23,7 +23,10 @@ Decisions (CONNECTORS.md 3.5, 3.6):
 - quantity by sparse Item update of `QtyOnHand`, not `InventoryAdjustment`: the Item update is
   guarded by SyncToken (an adjustment has no compare-and-set on the item's quantity), needs no
   adjustment account (DESIGN.md's config has none), and works beyond QBO Plus/Advanced US [S34].
-  So no PrivateNote carries the run id: the Item update has no note field for it.
+  So no note carries the run id: `PrivateNote` belongs to transactions (an InventoryAdjustment
+  has one [S34][S30]), and Finance.xsd's `Item` has no note element at all (the sandbox refuses
+  one, as QBO would). Our writes are known as ours by the journal instead: row detail compares
+  the value the journal says we wrote with the one read since.
 - no `/batch`: its limit is contradictory (10 vs 30 payloads [S32b][S32]) and metered apart
   (40/min); one request per change, several in flight, under 10 requests/s and 500/min [S32].
 - a write whose answer was lost (timeout, 5xx, a cut body) is settled here by reading the item

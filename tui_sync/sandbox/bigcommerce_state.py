@@ -2,7 +2,9 @@
 
 Money is kept as decimal text and sent as JSON numbers written from that text (never a float).
 Dates are ISO 8601 in UTC with `+00:00`, to the second, as the Catalog API shows them [S2].
-Absolute inventory adjustments wait in `adjustments` until their time comes [S7].
+Absolute inventory adjustments wait in `adjustments` until their time comes [S7]; once applied
+they are kept in `applied_adjustments` with their `reason`, as the store keeps an adjustment's
+reason [S6] (tui-sync tags its own with the run).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CREATE TABLE IF NOT EXISTS order_products (
     quantity_shipped INTEGER NOT NULL DEFAULT 0, quantity_refunded INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS adjustments (
     seq INTEGER PRIMARY KEY, due REAL NOT NULL, product_id INTEGER, variant_id INTEGER,
+    quantity INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS applied_adjustments (
+    seq INTEGER PRIMARY KEY, applied TEXT NOT NULL, product_id INTEGER, variant_id INTEGER,
     quantity INTEGER NOT NULL, reason TEXT);
 """
 
@@ -128,13 +133,14 @@ def apply_due(conn: sqlite3.Connection) -> None:
     """Absolute adjustments whose time has come, in the order received [S7]."""
     now = time.time()
     due = conn.execute(
-        "SELECT seq, product_id, variant_id, quantity FROM adjustments WHERE due <= ? ORDER BY seq",
+        "SELECT seq, product_id, variant_id, quantity, reason FROM adjustments WHERE due <= ? "
+        "ORDER BY seq",
         (now,),
     ).fetchall()
     if not due:
         return
     with conn:
-        for seq, pid, vid, quantity in due:
+        for seq, pid, vid, quantity, reason in due:
             if vid is not None:
                 conn.execute(
                     "UPDATE variants SET inventory_level = ? WHERE id = ?", (quantity, vid)
@@ -149,6 +155,10 @@ def apply_due(conn: sqlite3.Connection) -> None:
                 )
             conn.execute("UPDATE products SET date_modified = ? WHERE id = ?", (stamp(), pid))
             conn.execute("DELETE FROM adjustments WHERE seq = ?", (seq,))
+            conn.execute(
+                "INSERT INTO applied_adjustments VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, stamp(), pid, vid, quantity, reason),
+            )
 
 
 def num(text: str | None) -> Decimal | None:

@@ -96,6 +96,14 @@ ACTIONS: tuple[Action, ...] = (
         "Intended",
         "Mark a field of the cursor row (or the whole SKU) as an intended difference, or unmark",
     ),
+    Action(
+        "auto",
+        "A",
+        "auto",
+        "Auto",
+        "Start or stop the automatic sync at the pair's schedule (as `tui-sync auto`), while "
+        "the console is open",
+    ),
     Action("help", "question_mark", "help", "Help", "Keys, views, codes and statuses", True),
     Action("quit", "q", "quit", "Quit", "Quit tui-sync", True),
     Action(

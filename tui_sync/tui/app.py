@@ -2,6 +2,10 @@
 
 It reads rows from the cache (main thread, one connection) and never talks to a connector: refresh
 and sync run in thread workers (workers.py) that post messages handled here.
+
+The schedule (`A`) is `tui-sync auto` while the console is open: each tick is one `auto --once` in
+the worker process, under the pair lock, never overlapping the console's own refresh or sync (a
+tick due while one runs waits for it). The timer is injectable, so tests fire a tick at once.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ import itertools
 import sqlite3
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import compress
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
@@ -28,12 +33,12 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
 from tui_sync import breakdown, intended
-from tui_sync.cache import Cache, CacheError
+from tui_sync.cache import AutoTick, Cache, CacheError, now_utc
 from tui_sync.config import PairConfig
 from tui_sync.connectors import capabilities
 from tui_sync.export import FORMATS, ExportError, Format, clipboard_text, default_path, export_rows
 from tui_sync.model import Capabilities, Field, Plan, Row, Side
-from tui_sync.scheduler import guard_reasons
+from tui_sync.scheduler import guard_reasons, next_wait
 from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.sync import store_buffer
 from tui_sync.text import inert
@@ -42,6 +47,7 @@ from tui_sync.tui.checkbox import TextCheckbox
 from tui_sync.tui.columns import fit_middle
 from tui_sync.tui.grid import DiscrepancyGrid, GridSource
 from tui_sync.tui.messages import (
+    AutoTickDone,
     CountsReady,
     IntentChanged,
     LongestSku,
@@ -88,6 +94,24 @@ STATUSES_OF_VIEW: dict[str, tuple[str, ...]] = {
     "base": ("base",),
     "unmatched": ("store_only", "backoffice_only"),
 }
+
+# What `busy` says while a tick of the schedule runs.
+AUTO = "Automatic sync"
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+# Arms a one-shot timer: (seconds, callback) -> something to stop it with. Textual's set_timer
+# by default; a test passes its own and fires the tick when it wants.
+ArmTimer = Callable[[float, Callable[[], None]], Stoppable]
+
+
+def local_time(stamp: str) -> str:
+    """A cache stamp (UTC, `...T12:00:00Z`) as the console's local HH:MM."""
+    at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return f"{at.astimezone():%H:%M}"
 
 
 class ActionCommands(Provider):
@@ -169,6 +193,7 @@ class TuiSyncApp(App[None]):
         config_path: Path | None = None,
         keys: Mapping[str, tuple[str, ...]] | None = None,
         theme: str | None = None,
+        timer: ArmTimer | None = None,
     ) -> None:
         super().__init__()
         # The config's `[keys]` over the registry's (q and ctrl+q always quit), as Textual's
@@ -209,6 +234,16 @@ class TuiSyncApp(App[None]):
         self.ordering = False  # an order is being computed (the status line says so)
         self._data_version = 0
         self._refreshed_at: str | None = None
+        # The schedule: off until `A`; its interval is the pair's `schedule`.
+        self._arm_timer: ArmTimer = timer or self.set_timer
+        self.auto_every = None if pair.schedule is None else pair.schedule.total_seconds()
+        self.auto_on = False
+        self.auto_next: datetime | None = None
+        self.last_tick: AutoTick | None = None
+        self._auto_timer: Stoppable | None = None
+        self._auto_queued = False
+        self._auto_failures = 0
+        self._auto_started: datetime | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -228,6 +263,7 @@ class TuiSyncApp(App[None]):
         with Horizontal(id="status"):
             yield Label("", id="status-label")
             yield Label("", id="order")
+            yield Label("", id="auto")
             yield ProgressBar(id="progress", show_eta=False)
         yield Footer()
 
@@ -247,6 +283,8 @@ class TuiSyncApp(App[None]):
             self.last_refresh = f"cached {info.refreshed_at[11:19]} UTC"
         self._cache_seen()
         self.set_interval(self.CACHE_POLL_S, self._poll_cache)
+        self.last_tick = self.cache.last_tick(self.pair.name)
+        self._show_auto()
         self._load_view()
         self._update_bars()
         self.grid.focus()
@@ -468,6 +506,8 @@ class TuiSyncApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_title()
+        if self.query("#auto"):  # a resize may come before the widgets are composed
+            self._show_auto()
 
     def _update_title(self) -> None:
         width = self.query_one("#title", Static).content_size.width or self.size.width - 2
@@ -910,6 +950,7 @@ class TuiSyncApp(App[None]):
         bar.update(total=None, progress=0)
         bar.display = True
         self._status(f"{what}…")
+        self._show_auto()
         return True
 
     def _finish(self, message: str) -> None:
@@ -917,6 +958,9 @@ class TuiSyncApp(App[None]):
         self._cache_seen()  # what our own run wrote is not someone else's change
         self.query_one("#progress").display = False
         self._status(message)
+        self._show_auto()
+        if self._auto_queued and self.auto_on:
+            self.call_later(self._auto_fire)  # the tick that came due meanwhile
 
     def action_stop(self) -> None:
         """Esc: stop the refresh or sync in progress (a sync ends after its batch in flight)."""
@@ -1047,6 +1091,7 @@ class TuiSyncApp(App[None]):
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         summary = message.summary
+        self.last_tick = self.cache.last_tick(self.pair.name)  # cron's may have come meanwhile
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         self._longest_sku_worker()
@@ -1065,6 +1110,7 @@ class TuiSyncApp(App[None]):
 
     def on_sync_done(self, message: SyncDone) -> None:
         run = message.run
+        self.last_tick = self.cache.last_tick(self.pair.name)
         self._take_counts(message.counts)
         self.grid.clear_selection()
         if self.ordered:  # the gaps moved: the order too
@@ -1090,5 +1136,135 @@ class TuiSyncApp(App[None]):
         self._finish(f"{message.what} failed: {message.error}")
         self.say(f"{message.what} failed: {message.error}", severity="error", timeout=10)
 
+    # --- the schedule -----------------------------------------------------------------------
+
+    def action_auto(self) -> None:
+        """Start the schedule (a tick at once, as `auto --every` does), or stop it: a tick in
+        flight then ends after its batch, its journal settled, as Esc stops a sync."""
+        if self.auto_on:
+            self.auto_on = False
+            self._auto_queued = False
+            self.auto_next = None
+            if self._auto_timer is not None:
+                self._auto_timer.stop()
+                self._auto_timer = None
+            if self.busy == AUTO and self.running.stop():
+                self._status("Stopping the automatic sync after the batch in flight…")
+            self._show_auto()
+            self.say("Automatic sync stopped")
+            return
+        if self.auto_every is None:
+            name = inert(self.pair.name)
+            self.say(
+                f'Pair {name} has no schedule: set schedule = "30m" (15m..24h) in '
+                f"[pairs.{name}] of the config",
+                severity="warning",
+            )
+            return
+        self.auto_on = True
+        self._auto_failures = 0
+        self.say(f"Automatic sync every {_duration(self.auto_every)}, while the console is open")
+        self._auto_fire()
+
+    def _auto_fire(self) -> None:
+        """The timer's callback: a tick now, or as soon as the console's own run ends."""
+        self._auto_timer = None
+        self.auto_next = None
+        if not self.auto_on:
+            return
+        if self.busy:
+            self._auto_queued = True
+            self._show_auto()
+            return
+        self._auto_queued = False
+        self.busy = AUTO
+        self._auto_started = self.clock()
+        self._status("Automatic sync: refresh, then the pair's policy…")
+        self._show_auto()
+        self._auto_worker()
+
+    @work(exclusive=True, group="auto", exit_on_error=False)
+    async def _auto_worker(self) -> None:
+        selected = self.grid.selected_positions()
+        await workers.run_auto_tick(
+            self, self.data_dir, self.config_path, self.pair, selected, self.running
+        )
+
+    def on_auto_tick_done(self, message: AutoTickDone) -> None:
+        recorded = self.cache.last_tick(self.pair.name) if message.counts is not None else None
+        # The child records every tick it ran; one it could not even start is only said here.
+        self.last_tick = recorded or AutoTick(
+            now_utc(), message.ok, message.summary, message.line, None
+        )
+        if message.counts is not None:
+            self._take_counts(message.counts)
+            if message.refreshed:
+                self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
+            self._longest_sku_worker()
+            self._load_view(keep_cursor=True)
+            if message.selection is not None:
+                self.grid.set_selection(message.selection)
+        self._finish(f"Automatic sync: {message.line}")
+        if message.guarded:
+            # Never confirmed here: a person reviews the plan (`s`, or sync --allow-mass-change).
+            self.say(
+                "Automatic sync refused by a guard, nothing written: " + "; ".join(message.guarded),
+                severity="warning",
+                timeout=12,
+            )
+        elif not message.ok:
+            self.say(f"Automatic sync {message.summary}", severity="warning", timeout=10)
+        self._auto_failures = 0 if message.ok or message.guarded else self._auto_failures + 1
+        if self.auto_on and not self._auto_queued and self.auto_every is not None:
+            started = self._auto_started or self.clock()
+            elapsed = (self.clock() - started).total_seconds()
+            wait = next_wait(self.auto_every, self._auto_failures, bool(message.guarded))
+            self._auto_arm(max(0.0, wait - elapsed))
+        self._show_auto()
+        self._update_bars()
+
+    def _auto_arm(self, seconds: float) -> None:
+        self.auto_next = self.clock() + timedelta(seconds=seconds)
+        self._auto_timer = self._arm_timer(seconds, self._auto_fire)
+
+    def auto_text(self, room: int = 1000) -> str:
+        """The status line's right end, in `room` cells: the last tick (any process's: cron, a
+        timer, this console) and, while the schedule runs here, what comes next; the last
+        tick's result gives way first (the status message and the log have it in full).
+        Empty: nothing to say."""
+        head = summary = ""
+        if self.last_tick is not None:
+            head, summary = f"auto {local_time(self.last_tick.at)} ", self.last_tick.summary
+        tail = ""
+        if self.auto_on:
+            if self.busy == AUTO:
+                tail = "running"
+            elif self._auto_queued:
+                tail = "waiting"  # for the console's own refresh or sync to end
+            elif self.auto_next is not None:
+                tail = f"next {self.auto_next:%H:%M}"
+            if tail:
+                tail = f" · {tail}" if head else f"auto: {tail}"
+        left = room - cell_len(head) - cell_len(tail)
+        if cell_len(summary) > left:
+            summary = set_cell_size(summary, max(0, left - 1)).rstrip() + "…"
+        return f"{head}{summary}{tail}"
+
+    def _show_auto(self) -> None:
+        label = self.query_one("#auto", Label)
+        # Three fifths of the status line (beside the progress bar) at most: the status
+        # message keeps the rest.
+        bar = self.query_one("#progress", ProgressBar)
+        width = self.size.width - (bar.outer_size.width or 34 if bar.display else 0)
+        text = self.auto_text(max(24, width * 3 // 5 - 2))
+        label.display = bool(text)
+        label.set_class(self.last_tick is not None and not self.last_tick.ok, "failed")
+        label.update(Text(inert(text), no_wrap=True, overflow="ellipsis"))
+
     def on_unmount(self) -> None:
         self.cache.close()
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

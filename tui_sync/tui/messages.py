@@ -126,3 +126,31 @@ class IntentChanged(Message):
         super().__init__()
         self.text = text
         self.counts = counts
+
+
+class AutoTickDone(Message):
+    """A tick of the console's schedule ended: `ok`, its result in a few words (`summary`) and
+    in full (`line`), the guards' reasons when one refused the plan (never confirmed here),
+    counts after it (None when the tick could not even start), where the selected rows are
+    now (as RefreshDone: the tick's refresh may renumber rows), and whether it refreshed."""
+
+    def __init__(
+        self,
+        ok: bool,
+        summary: str,
+        line: str,
+        guarded: list[str],
+        counts: dict[str, int] | None,
+        selection: list[int] | None = None,
+        selected_before: int = 0,
+        refreshed: bool = False,
+    ) -> None:
+        super().__init__()
+        self.refreshed = refreshed
+        self.ok = ok
+        self.summary = summary
+        self.line = line
+        self.guarded = guarded
+        self.counts = counts
+        self.selection = selection
+        self.selected_before = selected_before

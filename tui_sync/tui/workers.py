@@ -25,8 +25,15 @@ from tui_sync.config import PairConfig
 from tui_sync.model import Plan
 from tui_sync.refresh import RefreshSummary
 from tui_sync.selection import compare_snapshot, take_snapshot
-from tui_sync.tui.messages import CountsReady, Progress, RefreshDone, SyncDone, WorkFailed
-from tui_sync.views import view_counts
+from tui_sync.tui.messages import (
+    AutoTickDone,
+    CountsReady,
+    Progress,
+    RefreshDone,
+    SyncDone,
+    WorkFailed,
+)
+from tui_sync.views import keys_at, positions_of, view_counts
 
 # How long a stopped child may take to end before it is killed (a sync finishing its batch).
 STOP_GRACE_S = 5.0
@@ -197,6 +204,43 @@ async def run_sync(
         target.post_message(WorkFailed("Sync", _one_line(exc)))
     finally:
         path.unlink(missing_ok=True)
+
+
+async def run_auto_tick(
+    target: MessagePump,
+    data_dir: Path,
+    config: Path | None,
+    pair: PairConfig,
+    selected: list[int] | None = None,
+    running: Running | None = None,
+) -> None:
+    """One tick of the schedule (`auto --once`, in the child, under the pair lock). A tick that
+    fails, is refused or finds the pair busy still ends in AutoTickDone: the schedule goes on."""
+    try:
+        keys = await asyncio.to_thread(keys_at, data_dir, pair.name, selected) if selected else []
+        done = await _run_child(target, data_dir, config, pair.name, "auto", running=running)
+        selection: list[int] | None = None
+        if keys:
+            selection = await asyncio.to_thread(positions_of, data_dir, pair.name, keys)
+        counts = await asyncio.to_thread(_counts, data_dir, pair.name)
+        guarded = done.get("guarded")
+        target.post_message(
+            AutoTickDone(
+                bool(done.get("ok")),
+                str(done.get("summary", "")),
+                str(done.get("line", "")),
+                [str(g) for g in guarded] if isinstance(guarded, list) else [],
+                counts,
+                selection,
+                len(keys),
+                bool(done.get("refreshed")),
+            )
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        error = _one_line(exc)
+        target.post_message(AutoTickDone(False, f"failed: {error}", error, [], None))
 
 
 def run_counts(target: MessagePump, data_dir: Path, pair: str) -> None:

@@ -2,6 +2,9 @@
 
 Every value here is remote text: rich `Text` made inert, in a table that takes the panel's
 width (a `[` in a name is a bracket, an escape sequence is shown as ␛, never sent).
+
+"Who set it" tells, per field tui-sync ever wrote on this row's items, whether the value read
+since is still ours (the journal's last done write) or someone else changed it after.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from tui_sync import journal
 from tui_sync.cache import Cache, options_text
+from tui_sync.journal import LastWrite
 from tui_sync.mapping import mapping_of_item
-from tui_sync.model import CODES, Item, QuantityBuffer, Row
+from tui_sync.model import CODES, Item, QuantityBuffer, Row, Side, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.text import inert
 from tui_sync.tui.columns import CODE_KIND, status_text
@@ -43,11 +48,38 @@ def _intended(row: Row) -> Text:
     return marks
 
 
+def last_writes(cache: Cache, pair: str, row: Row) -> list[LastWrite]:
+    """Our last write of each field of the row's items: a lookup of their journal rows."""
+    sides: tuple[tuple[Side, Item | None], ...] = (
+        ("store", row.store),
+        ("backoffice", row.backoffice),
+    )
+    writes: list[LastWrite] = []
+    for side, item in sides:
+        if item is not None:
+            now = {name: item.value(name) for name in journal.WRITABLE_FIELDS}
+            writes += journal.last_writes(cache, pair, side, item.id, now)
+    return writes
+
+
+def who_set_it(writes: list[LastWrite]) -> Text:
+    text = Text("Who set it\n", style="bold")
+    for w in writes:
+        text.append(f"  {side_label(w.side)} {w.field}: ")
+        if w.ours:
+            text.append(f"last set by tui-sync in run {inert(w.run_id)}\n")
+        else:
+            text.append(f"changed by someone else since run {inert(w.run_id)}\n", style="bold")
+            text.append(f"    (that run wrote {inert(str(w.written))})\n")
+    return text
+
+
 def detail_renderable(
     row: Row,
     pending: list[tuple[str, int, str]],
     mapped: tuple[str, str] | None = None,
     buffer: QuantityBuffer | None = None,
+    writes: list[LastWrite] | None = None,
 ) -> RenderableType:
     head = Text(inert(row.sku), style="bold")
     head.append(f"  {row.status.label} · {status_text(row)}")
@@ -85,6 +117,8 @@ def detail_renderable(
     parts: list[RenderableType] = [head, Text(""), table, Text(""), cells, Text(""), why]
     if row.intended:
         parts.append(_intended(row))
+    if writes:
+        parts.append(who_set_it(writes))
     if pending:
         orders = Text("Pending orders\n", style="bold")
         for order, quantity, state in pending:
@@ -105,8 +139,10 @@ class RowDetailScreen(ModalScreen[None]):
         key = row.key.split("#", 1)[0]
         self.pending = cache.pending_orders(pair, key) if row.pending_quantity else []
         self.mapped = None if row.store is None else mapping_of_item(cache, pair, row.store.id)
+        self.writes = last_writes(cache, pair, row)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(detail_renderable(self.row, self.pending, self.mapped, self.buffer))
+            shown = detail_renderable(self.row, self.pending, self.mapped, self.buffer, self.writes)
+            yield Static(shown)
         yield Footer()
