@@ -234,6 +234,7 @@ class TuiSyncApp(App[None]):
         self.ordering = False  # an order is being computed (the status line says so)
         self._data_version = 0
         self._refreshed_at: str | None = None
+        self._own_writes = 0  # the console's own writes in thread workers (marks), in flight
         # The schedule: off until `A`; its interval is the pair's `schedule`.
         self._arm_timer: ArmTimer = timer or self.set_timer
         self.auto_every = None if pair.schedule is None else pair.schedule.total_seconds()
@@ -351,6 +352,8 @@ class TuiSyncApp(App[None]):
         except sqlite3.Error:
             return  # a cache busy or gone for a moment: the next poll asks again
         if version == self._data_version:
+            return
+        if self._own_writes:  # a write of ours is landing: its message reloads the screen
             return
         if self.busy:  # our own refresh or sync is writing: its result reloads the screen
             self._data_version = version
@@ -893,6 +896,7 @@ class TuiSyncApp(App[None]):
 
     def _intent_chosen(self, row: Row, choice: IntentChoice | None) -> None:
         if choice is not None:
+            self._own_writes += 1
             self._intent_worker(row, choice)
 
     @work(thread=True, group="intended", exit_on_error=False)
@@ -912,9 +916,14 @@ class TuiSyncApp(App[None]):
         except (intended.UnknownSku, intended.NotMarked, CacheError, sqlite3.Error) as exc:
             self.post_message(IntentChanged(f"Not changed: {exc}", None))
             return
+        except Exception as exc:  # still answered: the cache watch waits for this message
+            self.post_message(IntentChanged(f"Not changed: {workers.one_line(exc)}", None))
+            raise
         self.post_message(IntentChanged(text, counts))
 
     def on_intent_changed(self, message: IntentChanged) -> None:
+        self._own_writes -= 1
+        self._cache_seen()  # the mark is ours, not another process's change
         if message.counts is None:
             self.say(message.text, severity="warning")
             return

@@ -39,7 +39,7 @@ from tui_sync.views import keys_at, positions_of, view_counts
 STOP_GRACE_S = 5.0
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 
@@ -166,7 +166,7 @@ async def run_refresh(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure reaches the user as one line, nothing is lost
-        target.post_message(WorkFailed("Refresh", _one_line(exc)))
+        target.post_message(WorkFailed("Refresh", one_line(exc)))
     finally:
         if snapshot is not None:
             snapshot.unlink(missing_ok=True)
@@ -201,7 +201,7 @@ async def run_sync(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        target.post_message(WorkFailed("Sync", _one_line(exc)))
+        target.post_message(WorkFailed("Sync", one_line(exc)))
     finally:
         path.unlink(missing_ok=True)
 
@@ -239,7 +239,7 @@ async def run_auto_tick(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        error = _one_line(exc)
+        error = one_line(exc)
         target.post_message(AutoTickDone(False, f"failed: {error}", error, [], None))
 
 
@@ -247,4 +247,4 @@ def run_counts(target: MessagePump, data_dir: Path, pair: str) -> None:
     try:
         target.post_message(CountsReady(_counts(data_dir, pair)))
     except Exception as exc:
-        target.post_message(WorkFailed("Counting rows", _one_line(exc)))
+        target.post_message(WorkFailed("Counting rows", one_line(exc)))
