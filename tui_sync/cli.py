@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, journal, money, report
+from tui_sync import cli_auto, cli_connections, journal, money, report
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_auto.add_sync_flags(sync)
     cli_auto.add_parser(sub, [common, pair, wait])
+    cli_connections.add_parser(sub, [common])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -234,6 +235,8 @@ def _run(args: argparse.Namespace) -> int:
         return _open_tui(data_dir, config.pair("sandbox"), args.config)
     if command == "undo":
         return _undo(data_dir, config, args)
+    if command == "connections":
+        return cli_connections.run(config, data_dir, args)
     if command == "log":
         # The audit trail of every pair (with a pair column) unless --pair names one; it reads
         # only the cache, so no connector and no sandbox is needed.

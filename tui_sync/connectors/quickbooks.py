@@ -47,7 +47,14 @@ import httpx
 
 from tui_sync import money
 from tui_sync.config import Connection, Secret
-from tui_sync.connectors.base import AuthError, ConnectorError, Progress, group_batches
+from tui_sync.connectors.base import (
+    AuthError,
+    ConnectorError,
+    Progress,
+    RateLimit,
+    Sample,
+    group_batches,
+)
 from tui_sync.connectors.http import (
     Api,
     AuthFailed,
@@ -327,6 +334,19 @@ class QuickBooksConnector:
 
     def watermark(self) -> str | None:
         return self._watermark
+
+    async def sample(self, limit: int) -> Sample:
+        """The item count and one small page (`connections test`): two queries."""
+        counted = await self._query("SELECT COUNT(*) FROM Item", "item count")
+        page = await self._query(f"SELECT * FROM Item STARTPOSITION 1 MAXRESULTS {limit}", "item")
+        total = counted.get("totalCount")
+        return Sample(
+            self._items(page, {}), total if isinstance(total, int) else None, self.rate_limit()
+        )
+
+    def rate_limit(self) -> RateLimit:
+        # QBO answers no quota headers [S32]: only its documented limits can be shown.
+        return RateLimit(self.api.limiter.rate, "10 requests a second and 500 a minute per company")
 
     async def read_deleted(self, since: str) -> list[str]:
         where = f" WHERE Active = false AND MetaData.LastUpdatedTime > {quote(since)}"
