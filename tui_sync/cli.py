@@ -319,6 +319,9 @@ def _open_tui(data_dir: Path, pair: PairConfig, config_path: Path | None = None)
 
     app = TuiSyncApp(data_dir=data_dir, pair=pair, config_path=config_path)
     app.run()
+    if app.failure is not None:  # a known error closed it: one line, no traceback
+        print(f"tui-sync: {app.failure}", file=sys.stderr)
+        return app.return_code or EXIT_FAILED
     if app.return_code:  # Textual has shown the error; the exit code must say it too
         print(
             f"tui-sync: the console stopped on an error (exit code {app.return_code})",

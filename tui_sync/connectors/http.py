@@ -55,7 +55,9 @@ class Throttled(HttpError):
 
 
 class AuthFailed(AuthError, HttpError):
-    pass
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status that refused (401, 403), when there was one
 
 
 class Rejected(HttpError):
@@ -229,6 +231,7 @@ class Api:
                 raise self._fail(
                     AuthFailed,
                     f"{self._detail(response)}; check the token and its scopes",
+                    status,
                 )
             if status == 429:
                 asked = self.back_off(response)

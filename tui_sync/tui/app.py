@@ -20,10 +20,12 @@ from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
-from tui_sync.cache import Cache
-from tui_sync.config import PairConfig
+from tui_sync.cache import Cache, CacheError
+from tui_sync.config import ConfigError, PairConfig
 from tui_sync.connectors import capabilities
-from tui_sync.model import Capabilities, Field, Plan, Side
+from tui_sync.connectors.base import ConnectorError
+from tui_sync.model import Capabilities, Field, Plan, Side, side_label
+from tui_sync.sandbox.remote import SandboxStateError
 from tui_sync.scheduler import guard_reasons
 from tui_sync.text import inert
 from tui_sync.tui import actions, workers
@@ -106,6 +108,12 @@ class TuiSyncApp(App[None]):
         self.capabilities: dict[Side, Capabilities] = {}
         self.busy: str | None = None
         self.last_refresh: str = "not refreshed yet"
+        # A side whose connection failed in the last refresh or sync, in a few words (none: the
+        # side answered, or has not been asked yet); shown in the title until a refresh works.
+        self.side_states: dict[Side, str] = {}
+        # A known error that stopped the console (a config or cache it cannot use): the one
+        # line the CLI prints after the console has closed, instead of Textual's traceback.
+        self.failure: str | None = None
         self._filter_timer: Timer | None = None
         self._counted_since_open = False
 
@@ -187,15 +195,22 @@ class TuiSyncApp(App[None]):
         source = ViewRows(self.cache, self.pair.name, self.view, self.filter_text)
         self.grid.set_source(source, keep_cursor=keep_cursor)
 
-    def _update_bars(self) -> None:
+    def _side_title(self, side: Side) -> Text:
         # Names come from the config, still shown as plain text: never parsed as markup.
-        store, backoffice = inert(self.pair.store.name), inert(self.pair.backoffice.name)
-        if self.pair.master == "backoffice":
-            backoffice += " (master)"
-        else:
-            store += " (master)"
+        connection = self.pair.store if side == "store" else self.pair.backoffice
+        text = Text(inert(connection.name) + (" (master)" if self.pair.master == side else ""))
+        state = self.side_states.get(side)
+        if state:
+            text.append(f" ✗ {state.split(':', 1)[0]}", style="bold red")
+        return text
+
+    def _update_bars(self) -> None:
         title = Text("tui-sync", style="bold")
-        title.append(f" {inert(self.pair.name)}: {store} ⇄ {backoffice} · {self.last_refresh}")
+        title.append(f" {inert(self.pair.name)}: ")
+        title.append_text(self._side_title("store"))
+        title.append(" ⇄ ")
+        title.append_text(self._side_title("backoffice"))
+        title.append(f" · {self.last_refresh}")
         self.query_one("#title", Static).update(title)
         counts = {**self.counts, SELECTED_VIEW.key: self.grid.selected_count}
         self.query_one(ViewBar).show(self.view.key, counts, bool(self.filter_text))
@@ -400,6 +415,7 @@ class TuiSyncApp(App[None]):
 
     def on_refresh_done(self, message: RefreshDone) -> None:
         summary = message.summary
+        self.side_states.clear()  # both sides answered
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         self._longest_sku_worker()
@@ -435,8 +451,26 @@ class TuiSyncApp(App[None]):
         if message.error == "stopped":  # Esc: a refresh swapped nothing in
             self._finish(f"{message.what} stopped: the cache is as it was")
             return
-        self._finish(f"{message.what} failed: {message.error}")
+        if message.side is not None and message.state:
+            # The side that failed and what to do, in the status line; the title keeps it.
+            self.side_states[message.side] = message.state
+            self._finish(f"{message.what} failed: {side_label(message.side)}: {message.state}")
+            self._update_bars()
+        else:
+            self._finish(f"{message.what} failed: {message.error}")
         self.say(f"{message.what} failed: {message.error}", severity="error", timeout=10)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A config, connector or cache error that reaches the app (the console started on a
+        pair it cannot use) closes it with one line, printed by the CLI once the terminal is
+        back, not Textual's traceback (which shows local variables). Any other error is a bug:
+        Textual's report is kept."""
+        if isinstance(error, ConfigError | ConnectorError | CacheError | SandboxStateError):
+            lines = str(error).strip().splitlines()
+            self.failure = inert(lines[0] if lines else type(error).__name__)
+            self.exit(return_code=2 if isinstance(error, ConfigError) else 1)
+            return
+        super()._handle_exception(error)
 
     def on_unmount(self) -> None:
         self.cache.close()
