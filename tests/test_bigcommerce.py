@@ -347,3 +347,26 @@ def test_refresh_diff_sync_through_the_cli(store: Store, tmp_path: Path) -> None
     assert store.sb.sql("SELECT inventory_level FROM variants WHERE id = 3") == [(8,)]
     rows = {r["sku"]: r for r in json.loads(cli(tmp_path, "diff", "--json").stdout)}
     assert rows["BC-00004"]["status"] == "in_sync" and rows["BC-00003-RED-S"]["status"] == "in_sync"
+
+
+def test_reads_spend_the_quota_left_without_passing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers say how much of the window's quota is left: a read goes as fast as that allows
+    and never past it (no 429), where pacing at quota/window from a full burst did pass it."""
+    monkeypatch.setattr(bigcommerce, "PAGE", 10)
+    sandbox = BigCommerceSandbox(tmp_path / "bc.db", TOKEN, "abc", quota=15, window_ms=1500)
+    sandbox.faults["latency_ms"] = 50  # several pages in flight when the quota runs out
+    throttled: list[int] = []
+    refuse = sandbox._throttled
+
+    def counted(style: str = "reset") -> Any:
+        throttled.append(1)
+        return refuse(style)
+
+    monkeypatch.setattr(sandbox, "_throttled", counted)
+    with RunningServer(sandbox.app) as server:
+        items = Store(sandbox, server.url).items()
+    pages = [q for m, p, q in sandbox.requests if p.endswith("/v3/catalog/products")]
+    assert len(pages) == 30 and len({i.split(":")[0] for i in items}) == 300
+    assert throttled == []

@@ -158,8 +158,9 @@ class BigCommerceConnector:
             return []
 
     def _quota(self, response: httpx.Response) -> None:
-        """Follow the quota on every answer [S5]: the limiter's rate becomes quota per window,
-        and it pauses until the reset when no request is left."""
+        """Follow the quota on every answer [S5]: what is left of the window may be spent at
+        once (the limiter keeps room for the requests in flight), and when none is left every
+        request waits for the reset. Without the headers, quota/window paces requests evenly."""
         headers = response.headers
         try:
             quota = int(headers.get("x-rate-limit-requests-quota", ""))
@@ -176,6 +177,11 @@ class BigCommerceConnector:
             ):
                 with contextlib.suppress(ValueError):
                     self.quota_seen[key] = float(headers.get(header, "")) / scale
+            reset = wire.quota_wait(response)
+            if "left" in self.quota_seen and reset is not None:
+                # Room for every request that may be in flight (pages, or a batch's calls).
+                reserve = self.capabilities.max_in_flight + 1
+                self.limiter.window(int(self.quota_seen["left"]), reset, window, reserve)
         left = headers.get("x-rate-limit-requests-left")
         if left is not None and left.strip() == "0":
             self.limiter.pause(wire.quota_wait(response) or 1.0)
