@@ -311,15 +311,24 @@ class QuickBooksConnector:
         self, since: str | None = None, progress: Progress | None = None
     ) -> AsyncIterator[list[Item]]:
         self._pending_mark = None
-        parents = await self._groups()
+        # The groups (which item is whose variant) load while the first item pages do: each
+        # page waits for them only to be turned into items, not to be asked for.
+        groups = asyncio.ensure_future(self._groups())
         where = "" if since is None else f" WHERE MetaData.LastUpdatedTime > {quote(since)}"
         done = 0
-        async for page in self._pages(where, "item"):
-            items = self._items(page, parents)
-            done += len(page.get("Item", []))
-            if progress is not None:
-                progress(done, None)
-            yield items
+        try:
+            async for page in self._pages(where, "item"):
+                items = self._items(page, await groups)
+                done += len(page.get("Item", []))
+                if progress is not None:
+                    progress(done, None)
+                yield items
+            await groups  # a catalog without items still reports a failed groups read
+        finally:
+            if not groups.done():
+                groups.cancel()
+            elif not groups.cancelled():
+                groups.exception()  # retrieved: a failed page's error is the one reported
         self._watermark = self._mark(self._pending_mark)
 
     @staticmethod
