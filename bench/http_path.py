@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 HERE = Path(__file__).resolve()
 TOKEN = "bench-token-00000000"
@@ -62,7 +63,8 @@ def _logged(app: Any) -> Any:
             await send({"type": "http.response.body", "body": body})
             return
         if scope["type"] == "http":
-            seen.append((time.time(), scope["method"], scope["path"]))
+            query = unquote_plus(scope["query_string"].decode("latin-1"))
+            seen.append((time.time(), scope["method"], scope["path"] + "?" + query))
         await app(scope, receive, send)
 
     return asgi
@@ -280,7 +282,10 @@ def run_size(size: int, latency_ms: int, sync_n: int, log: Any) -> dict[str, Any
                 summary.rows,
                 (summary.store_items, summary.backoffice_items),
             )
-            out["full_bc"], out["full_qbo"] = rate(bc.log()), rate(qbo.log())
+            # QuickBooks' last query (posted orders) waits for the store's pending orders: its
+            # rate is that of its item read, the part it does on its own.
+            out["full_bc"] = rate(bc.log())
+            out["full_qbo"] = rate([r for r in qbo.log() if "FROM Item" in r[2]])
 
             change_items(home, INCREMENTAL_N)
             log(f"{size:,}: incremental refresh")
@@ -336,7 +341,7 @@ def table(results: Sequence[dict[str, Any]], latency_ms: int, sync_n: int) -> st
     row("rows", [f"{r['rows']:,}" for r in results])
     row("full refresh", [f"{r['full_s']:.2f} s" for r in results])
     rate_row("  BigCommerce requests, rate", "full_bc", BC_ALLOWED, True)
-    rate_row("  QuickBooks requests, rate", "full_qbo", QBO_ALLOWED, True)
+    rate_row("  QuickBooks item queries, rate", "full_qbo", QBO_ALLOWED, True)
     row(f"incremental refresh, {INCREMENTAL_N} changed a side",
         [f"{r['inc_s']:.2f} s" for r in results])  # fmt: skip
     ratios = [r["inc_s"] / r["full_s"] for r in results]

@@ -370,3 +370,23 @@ def test_reads_spend_the_quota_left_without_passing_it(
     pages = [q for m, p, q in sandbox.requests if p.endswith("/v3/catalog/products")]
     assert len(pages) == 30 and len({i.split(":")[0] for i in items}) == 300
     assert throttled == []
+
+
+def test_a_refresh_reads_pending_orders_while_it_reads_the_items(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items, deletions and pending orders are independent reads: a refresh asks for them at
+    once, so over HTTP it waits for the slowest, not for their sum."""
+    from tui_sync.config import PairConfig
+    from tui_sync.refresh import refresh
+
+    monkeypatch.setattr(bigcommerce, "PAGE", 10)  # 30 pages of products
+    store.sb.faults["latency_ms"] = 20
+    (tmp_path / "books.csv").write_text("sku,name,quantity,price\nBC-00001,One,1,1.00\n")
+    books = Connection("books", "csv", {"path": tmp_path / "books.csv"})
+    summary = refresh(tmp_path / "data", PairConfig("main", store.connection(), books))
+    assert summary.store_items > 300 and summary.pending_lines > 0
+    paths = [p for m, p, q in store.sb.requests if m == "GET"]
+    first_order = next(i for i, p in enumerate(paths) if p.endswith("/v2/orders"))
+    last_page = max(i for i, p in enumerate(paths) if p.endswith("/v3/catalog/products"))
+    assert first_order < last_page
