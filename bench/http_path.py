@@ -54,18 +54,28 @@ INCREMENTAL_TARGET = 0.05
 def _logged(app: Any) -> Any:
     """The app, with every request's time, method and path kept for `/__bench/log`."""
     seen: list[tuple[float, str, str]] = []
+    throttled: list[float] = []  # 429s answered
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/__bench/log":
-            body = json.dumps(seen).encode()
+            body = json.dumps(seen + [(t, "429", "") for t in throttled]).encode()
             seen.clear()
+            throttled.clear()
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": body})
             return
-        if scope["type"] == "http":
-            query = unquote_plus(scope["query_string"].decode("latin-1"))
-            seen.append((time.time(), scope["method"], scope["path"] + "?" + query))
-        await app(scope, receive, send)
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        query = unquote_plus(scope["query_string"].decode("latin-1"))
+        seen.append((time.time(), scope["method"], scope["path"] + "?" + query))
+
+        async def sent(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 429:
+                throttled.append(time.time())
+            await send(message)
+
+        await app(scope, receive, sent)
 
     return asgi
 
@@ -213,12 +223,14 @@ def config(home: Path, bc: Server, qbo: Server) -> Path:
     return path
 
 
-def rate(log: Sequence[tuple[float, str, str]]) -> tuple[int, float]:
-    """Requests, and requests a second from the first to the last one."""
-    if len(log) < 2:
-        return len(log), 0.0
-    span = log[-1][0] - log[0][0]
-    return len(log), (len(log) - 1) / span if span > 0 else 0.0
+def rate(log: Sequence[tuple[float, str, str]]) -> tuple[int, float, int]:
+    """Requests, requests a second from the first to the last one, and 429s answered."""
+    refused = sum(1 for r in log if r[1] == "429")
+    sent = sorted(r for r in log if r[1] != "429")
+    if len(sent) < 2:
+        return len(sent), 0.0, refused
+    span = sent[-1][0] - sent[0][0]
+    return len(sent), (len(sent) - 1) / span if span > 0 else 0.0, refused
 
 
 def sync_rows(home: Path, n: int, field: str, to: str) -> dict[str, Any]:
@@ -324,17 +336,19 @@ def table(results: Sequence[dict[str, Any]], latency_ms: int, sync_n: int) -> st
         f"BigCommerce quota {BC_QUOTA} per {BC_WINDOW_MS // 1000} s = {BC_ALLOWED:g}/s; "
         f"QuickBooks 10/s and 500/min = {QBO_ALLOWED:.2f}/s",
     ]
-    head = f"{'SKUs/side':<44}" + "".join(f"{r['size']:>22,}" for r in results) + "   target"
+    head = f"{'SKUs/side':<44}" + "".join(f"{r['size']:>30,}" for r in results) + "   target"
     lines += [head, "-" * len(head)]
 
     def row(label: str, cells: Sequence[str], target: str = "") -> None:
-        lines.append(f"{label:<44}" + "".join(f"{c:>22}" for c in cells) + f"   {target}")
+        lines.append(f"{label:<44}" + "".join(f"{c:>30}" for c in cells) + f"   {target}")
 
     def rate_row(label: str, key: str, allowed: float, target: bool) -> None:
         cells, ok = [], True
         for r in results:
-            n, per_s = r[key]
-            cells.append(f"{n} req, {_pct(per_s, allowed)}")
+            n, per_s, refused = r[key]
+            cells.append(
+                f"{n} req, {_pct(per_s, allowed)}" + (f", {refused} 429" if refused else "")
+            )
             ok = ok and per_s >= RATE_TARGET * allowed
         row(label, cells, f">= 90 %: {_met(ok)}" if target else "")
 
@@ -379,7 +393,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     def log(text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
-    results = [run_size(int(s), args.latency_ms, args.sync, log) for s in args.sizes.split(",")]
+    results = []
+    for size in args.sizes.split(","):
+        results.append(run_size(int(size), args.latency_ms, args.sync, log))
+        if len(results) < len(args.sizes.split(",")):  # each size's rows as soon as they exist
+            print(table(results, args.latency_ms, args.sync), file=sys.stderr, flush=True)
     print(table(results, args.latency_ms, args.sync))
 
 
