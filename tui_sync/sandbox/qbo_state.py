@@ -207,6 +207,14 @@ class Company:
             if field == "Active" and op == "=" and isinstance(value, bool):
                 sql.append("active = ?")
                 args.append(int(value))
+            elif (
+                field == "Id"
+                and op in ("=", "IN")
+                and all(isinstance(v, str | int) and str(v).isdigit() for v in values)
+            ):
+                # QBO ids are strings of digits; any other value matches nothing.
+                sql.append(f"id IN ({','.join('?' * len(values))})")
+                args.extend(int(str(v)) for v in values)
             elif field == "Type" and op in ("=", "IN") and all(isinstance(v, str) for v in values):
                 sql.append(f"type IN ({','.join('?' * len(values))})")
                 args.extend(values)
