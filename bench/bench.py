@@ -8,6 +8,9 @@ latency and peak memory, beside Textual's DataTable loading the same 10k rows as
                                           # sync, incremental refresh, diff --json, views,
                                           # RSS per command, cursor-down in tmux
     python bench/bench.py --triage        # sort, go to a SKU, breakdown (bench/triage.py)
+    python bench/bench.py --http          # the BigCommerce and QuickBooks connectors over
+                                          # HTTP (bench/http_path.py): 100 ms a request, the
+                                          # vendors' rate limits; --sizes 10000 by default
 
 Each size runs in a fresh process so that its peak RSS is its own. Key latencies are measured
 through Textual's Pilot (key press -> handled -> screen refreshed) in a headless app of 120x40.
@@ -191,6 +194,9 @@ def main() -> None:
     parser.add_argument(
         "--triage", action="store_true", help="sort, go to a SKU, breakdown (triage.py)"
     )
+    parser.add_argument(
+        "--http", action="store_true", help="the HTTP connectors' rows (http_path.py)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--datatable", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -199,6 +205,12 @@ def main() -> None:
         return
     if args.datatable:
         print(json.dumps(run_datatable(args.datatable)))
+        return
+    if args.http:
+        import http_path  # bench/ is on sys.path when this file runs as a script
+
+        sizes = "10000" if args.sizes == parser.get_default("sizes") else args.sizes
+        http_path.main(["--sizes", sizes])
         return
     if args.write_path:
         import write_path  # bench/ is on sys.path when this file runs as a script

@@ -352,3 +352,46 @@ def test_refresh_diff_sync_through_the_cli(store: Store, tmp_path: Path) -> None
     assert re.fullmatch(rf"tui-sync {run_id}-[0-9a-f]{{12}}-\d+", reason), reason
     rows = {r["sku"]: r for r in json.loads(cli(tmp_path, "diff", "--json").stdout)}
     assert rows["BC-00004"]["status"] == "in_sync" and rows["BC-00003-RED-S"]["status"] == "in_sync"
+
+
+def test_reads_spend_the_quota_left_without_passing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers say how much of the window's quota is left: a read goes as fast as that allows
+    and never past it (no 429), where pacing at quota/window from a full burst did pass it."""
+    monkeypatch.setattr(bigcommerce, "PAGE", 10)
+    sandbox = BigCommerceSandbox(tmp_path / "bc.db", TOKEN, "abc", quota=15, window_ms=1500)
+    sandbox.faults["latency_ms"] = 50  # several pages in flight when the quota runs out
+    throttled: list[int] = []
+    refuse = sandbox._throttled
+
+    def counted(style: str = "reset") -> Any:
+        throttled.append(1)
+        return refuse(style)
+
+    monkeypatch.setattr(sandbox, "_throttled", counted)
+    with RunningServer(sandbox.app) as server:
+        items = Store(sandbox, server.url).items()
+    pages = [q for m, p, q in sandbox.requests if p.endswith("/v3/catalog/products")]
+    assert len(pages) == 30 and len({i.split(":")[0] for i in items}) == 300
+    assert throttled == []
+
+
+def test_a_refresh_reads_pending_orders_while_it_reads_the_items(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items, deletions and pending orders are independent reads: a refresh asks for them at
+    once, so over HTTP it waits for the slowest, not for their sum."""
+    from tui_sync.config import PairConfig
+    from tui_sync.refresh import refresh
+
+    monkeypatch.setattr(bigcommerce, "PAGE", 10)  # 30 pages of products
+    store.sb.faults["latency_ms"] = 20
+    (tmp_path / "books.csv").write_text("sku,name,quantity,price\nBC-00001,One,1,1.00\n")
+    books = Connection("books", "csv", {"path": tmp_path / "books.csv"})
+    summary = refresh(tmp_path / "data", PairConfig("main", store.connection(), books))
+    assert summary.store_items > 300 and summary.pending_lines > 0
+    paths = [p for m, p, q in store.sb.requests if m == "GET"]
+    first_order = next(i for i, p in enumerate(paths) if p.endswith("/v2/orders"))
+    last_page = max(i for i, p in enumerate(paths) if p.endswith("/v3/catalog/products"))
+    assert first_order < last_page

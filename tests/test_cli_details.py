@@ -90,6 +90,7 @@ def test_the_console_ending_on_an_error_exits_non_zero(
         """Stands for the app after an unhandled error: `run()` returns, return_code is 1."""
 
         return_code = 0
+        failure = None  # not one of the known errors the app closes on with one line
 
         def __init__(self, **kwargs: object) -> None:
             pass

@@ -165,3 +165,22 @@ async def test_the_limiter_keeps_the_rate_and_honours_a_pause() -> None:
     limiter.pause(10)
     await limiter.wait()
     assert clock.now == pytest.approx(12.0)
+
+
+async def test_the_limiter_spends_what_is_left_of_a_window_then_waits_for_its_reset() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=5, burst=1, clock=clock, sleep=clock.sleep)
+    # The API said: 10 requests left, the window (30 s) resets in 20 s; 3 may be in flight.
+    limiter.window(10, 20.0, 30.0, reserve=3)
+    for _ in range(7):
+        await limiter.wait()
+    assert clock.now == 0  # all at once: the quota allows them, pacing would take 1.4 s
+    # A late answer of an earlier request says more were left: the lowest count stands.
+    limiter.window(9, 19.5, 30.0, reserve=3)
+    await limiter.wait()
+    assert clock.now == pytest.approx(19.5)  # the quota's reserve reached: the reset
+    # The next window's count replaces the old one.
+    limiter.window(150, 30.0, 30.0, reserve=3)
+    for _ in range(100):
+        await limiter.wait()
+    assert clock.now == pytest.approx(19.5)

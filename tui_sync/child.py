@@ -6,7 +6,8 @@ calls the same core functions the CLI calls and reports on stdout, one JSON obje
 
     {"progress": ["Reading the store", 1200, 2441]}
     {"done": {...}}          the summary (refresh), the run id (sync), the tick's result (auto)
-    {"error": "one line"}    never a traceback, never a secret
+    {"error": "one line"}    never a traceback, never a secret; with "side" and "state" when
+                             one side's connection failed ("store", "auth failed (401): ...")
 
 SIGTERM or SIGINT stop it: a refresh at once (nothing is swapped in), a sync after the batch in
 flight, with its journal settled. Progress is coalesced to about ten lines a second.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from tui_sync import plan_io
 from tui_sync.config import PairConfig, load_config
+from tui_sync.connectors.failure import side_failure
 
 PROGRESS_EVERY_S = 0.1
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--undoes", help="the run an undo reverses")
     args = parser.parse_args(argv)
     report = _Reporter()
+    pair: PairConfig | None = None
     try:
         pair = load_config(args.config).pair(args.pair)
         if args.work == "refresh":
@@ -96,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the console shows one line; the journal holds the detail
         lines = str(exc).strip().splitlines()
-        _say({"error": lines[0] if lines else type(exc).__name__})
+        record: dict[str, object] = {"error": lines[0] if lines else type(exc).__name__}
+        failed = None if pair is None else side_failure(pair, exc)
+        if failed is not None:  # which side failed, for the console's title and status
+            record.update(side=failed.side, state=failed.state)
+        _say(record)
         return 1
     return 0
 

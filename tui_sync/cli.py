@@ -18,7 +18,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from tui_sync import cli_auto, cli_ignore, cli_keys, cli_map, cli_plan, journal, report
+from tui_sync import (
+    cli_auto,
+    cli_connections,
+    cli_ignore,
+    cli_keys,
+    cli_map,
+    cli_plan,
+    journal,
+    report,
+)
 from tui_sync.cache import Cache, CacheError
 from tui_sync.config import (
     Config,
@@ -142,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_map.add_parser(sub, [common, pair])
     cli_ignore.add_parser(sub, [common, pair])
     cli_keys.add_parser(sub, [common])
+    cli_connections.add_parser(sub, [common])
     undo = sub.add_parser("undo", parents=[common, wait], help="reverse a run")
     undo.add_argument("run_id")
     undo.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
@@ -240,6 +250,8 @@ def _run(args: argparse.Namespace) -> int:
         return cli_keys.run_keys(config)
     if command == "undo":
         return _undo(data_dir, config, args)
+    if command == "connections":
+        return cli_connections.run(config, data_dir, args)
     if command == "log":
         # The audit trail of every pair (with a pair column) unless --pair names one; it reads
         # only the cache, so no connector and no sandbox is needed.
@@ -338,6 +350,9 @@ def _open_tui(
         theme=config.theme if config else None,
     )
     app.run()
+    if app.failure is not None:  # a known error closed it: one line, no traceback
+        print(f"tui-sync: {app.failure}", file=sys.stderr)
+        return app.return_code or EXIT_FAILED
     if app.return_code:  # Textual has shown the error; the exit code must say it too
         print(
             f"tui-sync: the console stopped on an error (exit code {app.return_code})",

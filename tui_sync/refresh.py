@@ -95,17 +95,28 @@ async def refresh_with(
     if full:  # both sides together, so the pairing sees one consistent moment
         marks = {"store": None, "backoffice": None}
     await db.call(lambda cache: cache.clear_stage(pair.name))
+
+    async def deleted_of(side: Side) -> list[str]:
+        mark = marks[side]
+        return [] if mark is None else await conns[side].read_deleted(mark)
+
     try:
-        counts = await asyncio.gather(
-            *(_stage(db, pair.name, conns[side], marks[side], progress) for side in SIDES)
+        # Items, deletions and pending orders are independent reads: all at once, so a refresh
+        # over HTTP waits for the slowest of them, not for their sum (an incremental refresh
+        # is mostly these small reads).
+        reads = asyncio.gather(
+            asyncio.gather(
+                *(_stage(db, pair.name, conns[side], marks[side], progress) for side in SIDES)
+            ),
+            asyncio.gather(deleted_of("store"), deleted_of("backoffice")),
+            _unposted(conns.store, conns.backoffice),
         )
-        deleted = {
-            side: (await conns[side].read_deleted(mark)) if mark is not None else []
-            for side, mark in marks.items()
-        }
-        if progress:
-            progress("Reading pending orders", 0, None)
-        lines = await _unposted(conns.store, conns.backoffice)
+        try:
+            counts, (gone_store, gone_back), lines = await reads
+        except BaseException:
+            reads.cancel()  # one read failed: the others stop too, before the client closes
+            raise
+        deleted = {"store": gone_store, "backoffice": gone_back}
         if progress:
             progress("Reconciling", 0, None)
         new_marks = (conns.store.watermark(), conns.backoffice.watermark())

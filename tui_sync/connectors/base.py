@@ -20,6 +20,7 @@ The contract, as real APIs need it:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from tui_sync.model import Batch, Capabilities, Change, Item, PendingLine, Side, WriteResult
@@ -78,6 +79,35 @@ class Connector(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A small read for `connections test`: a few items, the total the API reports (None when
+    it cannot tell), and the rate limit it showed (`RateLimit`), if any."""
+
+    items: list[Item]
+    total: int | None
+    rate_limit: RateLimit | None = None
+    counted: str = "items"  # what `total` counts (BigCommerce counts products)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What a connector knows of its API's rate limit after a request: `seen` from the API's own
+    headers, else only `documented`; `pacing` is the requests a second it keeps to."""
+
+    pacing: float
+    documented: str
+    seen: dict[str, float] = field(default_factory=dict)  # quota, window_s, left, reset_s
+
+
+@runtime_checkable
+class Samples(Protocol):
+    """A connector that can read a small page on its own (HTTP connectors): one request, not
+    the first full page of a catalog read."""
+
+    async def sample(self, limit: int) -> Sample: ...
 
 
 def group_batches(changes: Sequence[Change], capabilities: Capabilities) -> list[list[Change]]:

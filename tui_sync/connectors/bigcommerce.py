@@ -25,6 +25,7 @@ is as short as one request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -36,7 +37,13 @@ import httpx
 from tui_sync import money
 from tui_sync.config import Connection
 from tui_sync.connectors import bigcommerce_wire as wire
-from tui_sync.connectors.base import ConnectorError, Progress, group_batches
+from tui_sync.connectors.base import (
+    ConnectorError,
+    Progress,
+    RateLimit,
+    Sample,
+    group_batches,
+)
 from tui_sync.connectors.http import (
     Api,
     AuthFailed,
@@ -131,6 +138,7 @@ class BigCommerceConnector:
         self._watermark: str | None = None
         self._brands: dict[int, str] = {}
         self.rate_seen: tuple[int, float] | None = None  # (quota, window seconds)
+        self.quota_seen: dict[str, float] = {}  # the last answer's X-Rate-Limit-* values
 
     def _reveal(self) -> str:
         reveal = getattr(self.token, "reveal", None)
@@ -150,8 +158,9 @@ class BigCommerceConnector:
             return []
 
     def _quota(self, response: httpx.Response) -> None:
-        """Follow the quota on every answer [S5]: the limiter's rate becomes quota per window,
-        and it pauses until the reset when no request is left."""
+        """Follow the quota on every answer [S5]: what is left of the window may be spent at
+        once (the limiter keeps room for the requests in flight), and when none is left every
+        request waits for the reset. Without the headers, quota/window paces requests evenly."""
         headers = response.headers
         try:
             quota = int(headers.get("x-rate-limit-requests-quota", ""))
@@ -161,6 +170,18 @@ class BigCommerceConnector:
         if quota > 0 and window > 0:
             self.rate_seen = (quota, window)
             self.limiter.rate = quota / window
+            self.quota_seen = {"quota": quota, "window_s": window}
+            for key, header, scale in (
+                ("left", "x-rate-limit-requests-left", 1.0),
+                ("reset_s", "x-rate-limit-time-reset-ms", 1000.0),
+            ):
+                with contextlib.suppress(ValueError):
+                    self.quota_seen[key] = float(headers.get(header, "")) / scale
+            reset = wire.quota_wait(response)
+            if "left" in self.quota_seen and reset is not None:
+                # Room for every request that may be in flight (pages, or a batch's calls).
+                reserve = self.capabilities.max_in_flight + 1
+                self.limiter.window(int(self.quota_seen["left"]), reset, window, reserve)
         left = headers.get("x-rate-limit-requests-left")
         if left is not None and left.strip() == "0":
             self.limiter.pause(wire.quota_wait(response) or 1.0)
@@ -325,6 +346,25 @@ class BigCommerceConnector:
 
     def watermark(self) -> str | None:
         return self._watermark
+
+    async def sample(self, limit: int) -> Sample:
+        """One small products page (`connections test`), with the total the API counts."""
+        body = await self._get(
+            "/v3/catalog/products", {"include": "variants", "limit": limit, "page": 1}
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise self._bad("GET /v3/catalog/products without a data list")
+        total = ((body.get("meta") or {}).get("pagination") or {}).get("total")
+        items = [i for p in body["data"] for i in self._items(p)]
+        total = total if isinstance(total, int) else None
+        return Sample(items, total, self.rate_limit(), "products")
+
+    def rate_limit(self) -> RateLimit:
+        return RateLimit(
+            self.limiter.rate,
+            "150 requests per 30 s on Standard/Plus plans, 450 on Pro (per store)",
+            dict(self.quota_seen),
+        )
 
     async def read_deleted(self, since: str) -> list[str]:
         return []  # the Catalog API does not report deletions: the periodic full pass does

@@ -50,7 +50,14 @@ import httpx
 
 from tui_sync import money
 from tui_sync.config import Connection, Secret
-from tui_sync.connectors.base import AuthError, ConnectorError, Progress, group_batches
+from tui_sync.connectors.base import (
+    AuthError,
+    ConnectorError,
+    Progress,
+    RateLimit,
+    Sample,
+    group_batches,
+)
 from tui_sync.connectors.http import (
     Api,
     AuthFailed,
@@ -307,15 +314,24 @@ class QuickBooksConnector:
         self, since: str | None = None, progress: Progress | None = None
     ) -> AsyncIterator[list[Item]]:
         self._pending_mark = None
-        parents = await self._groups()
+        # The groups (which item is whose variant) load while the first item pages do: each
+        # page waits for them only to be turned into items, not to be asked for.
+        groups = asyncio.ensure_future(self._groups())
         where = "" if since is None else f" WHERE MetaData.LastUpdatedTime > {quote(since)}"
         done = 0
-        async for page in self._pages(where, "item"):
-            items = self._items(page, parents)
-            done += len(page.get("Item", []))
-            if progress is not None:
-                progress(done, None)
-            yield items
+        try:
+            async for page in self._pages(where, "item"):
+                items = self._items(page, await groups)
+                done += len(page.get("Item", []))
+                if progress is not None:
+                    progress(done, None)
+                yield items
+            await groups  # a catalog without items still reports a failed groups read
+        finally:
+            if not groups.done():
+                groups.cancel()
+            elif not groups.cancelled():
+                groups.exception()  # retrieved: a failed page's error is the one reported
         self._watermark = self._mark(self._pending_mark)
 
     @staticmethod
@@ -330,6 +346,19 @@ class QuickBooksConnector:
 
     def watermark(self) -> str | None:
         return self._watermark
+
+    async def sample(self, limit: int) -> Sample:
+        """The item count and one small page (`connections test`): two queries."""
+        counted = await self._query("SELECT COUNT(*) FROM Item", "item count")
+        page = await self._query(f"SELECT * FROM Item STARTPOSITION 1 MAXRESULTS {limit}", "item")
+        total = counted.get("totalCount")
+        return Sample(
+            self._items(page, {}), total if isinstance(total, int) else None, self.rate_limit()
+        )
+
+    def rate_limit(self) -> RateLimit:
+        # QBO answers no quota headers [S32]: only its documented limits can be shown.
+        return RateLimit(self.api.limiter.rate, "10 requests a second and 500 a minute per company")
 
     async def read_deleted(self, since: str) -> list[str]:
         where = f" WHERE Active = false AND MetaData.LastUpdatedTime > {quote(since)}"

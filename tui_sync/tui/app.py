@@ -34,10 +34,12 @@ from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Static
 
 from tui_sync import breakdown, intended
 from tui_sync.cache import AutoTick, Cache, CacheError, now_utc
-from tui_sync.config import PairConfig
+from tui_sync.config import ConfigError, PairConfig
 from tui_sync.connectors import capabilities
+from tui_sync.connectors.base import ConnectorError
 from tui_sync.export import FORMATS, ExportError, Format, clipboard_text, default_path, export_rows
-from tui_sync.model import Capabilities, Field, Plan, Row, Side
+from tui_sync.model import Capabilities, Field, Plan, Row, Side, side_label
+from tui_sync.sandbox.remote import SandboxStateError
 from tui_sync.scheduler import guard_reasons, next_wait
 from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.sync import store_buffer
@@ -144,10 +146,14 @@ class ActionCommands(Provider):
                 )
 
 
-def title_text(pair: PairConfig, last_refresh: str, width: int) -> Text:
+def title_text(
+    pair: PairConfig, last_refresh: str, width: int, states: Mapping[Side, str] | None = None
+) -> Text:
     """The pair, whether it is the sandbox or LIVE data, which side is the master, and the last
     refresh, in `width` cells: the app's name goes first, then "refreshed", then the names are
-    shortened in the middle. Names come from the config: plain text, never markup."""
+    shortened in the middle. A side whose connection failed (`states`: "auth failed (401): …")
+    is marked after its name until a refresh works. Names come from the config: plain text,
+    never markup."""
     sandbox = pair.store.kind == "sandbox" and pair.backoffice.kind == "sandbox"
     names = [inert(pair.store.name), inert(pair.backoffice.name)]
     master = " (master)"
@@ -163,7 +169,16 @@ def title_text(pair: PairConfig, last_refresh: str, width: int) -> Text:
             store += master
         else:
             backoffice += master
-        text.append(f": {store} ⇄ {backoffice} · ")
+        text.append(": ")
+        sides: tuple[tuple[Side, str], ...] = (("store", store), ("backoffice", backoffice))
+        for side, name in sides:
+            if side == "backoffice":
+                text.append(" ⇄ ")
+            text.append(name)
+            state = (states or {}).get(side)
+            if state:
+                text.append(f" ✗ {state.split(':', 1)[0]}", style="bold red")
+        text.append(" · ")
         text.append(last_refresh if refreshed else last_refresh.split(" ")[-1])
         return text
 
@@ -219,6 +234,12 @@ class TuiSyncApp(App[None]):
         self.capabilities: dict[Side, Capabilities] = {}
         self.busy: str | None = None
         self.last_refresh: str = "not refreshed yet"
+        # A side whose connection failed in the last refresh or sync, in a few words (none: the
+        # side answered, or has not been asked yet); shown in the title until a refresh works.
+        self.side_states: dict[Side, str] = {}
+        # A known error that stopped the console (a config or cache it cannot use): the one
+        # line the CLI prints after the console has closed, instead of Textual's traceback.
+        self.failure: str | None = None
         self._filter_timer: Timer | None = None
         # Bulk selections are merged in the order asked for (see _merge_mask).
         self._mask_tickets = itertools.count()
@@ -514,7 +535,8 @@ class TuiSyncApp(App[None]):
 
     def _update_title(self) -> None:
         width = self.query_one("#title", Static).content_size.width or self.size.width - 2
-        self.query_one("#title", Static).update(title_text(self.pair, self.last_refresh, width))
+        title = title_text(self.pair, self.last_refresh, width, self.side_states)
+        self.query_one("#title", Static).update(title)
 
     def _update_bars(self) -> None:
         self._update_title()
@@ -1101,6 +1123,7 @@ class TuiSyncApp(App[None]):
     def on_refresh_done(self, message: RefreshDone) -> None:
         summary = message.summary
         self.last_tick = self.cache.last_tick(self.pair.name)  # cron's may have come meanwhile
+        self.side_states.clear()  # both sides answered
         self._take_counts(message.counts)
         self.last_refresh = f"refreshed {self.clock():%H:%M:%S}"
         self._longest_sku_worker()
@@ -1142,7 +1165,13 @@ class TuiSyncApp(App[None]):
         if message.error == "stopped":  # Esc: a refresh swapped nothing in
             self._finish(f"{message.what} stopped: the cache is as it was")
             return
-        self._finish(f"{message.what} failed: {message.error}")
+        if message.side is not None and message.state:
+            # The side that failed and what to do, in the status line; the title keeps it.
+            self.side_states[message.side] = message.state
+            self._finish(f"{message.what} failed: {side_label(message.side)}: {message.state}")
+            self._update_bars()
+        else:
+            self._finish(f"{message.what} failed: {message.error}")
         self.say(f"{message.what} failed: {message.error}", severity="error", timeout=10)
 
     # --- the schedule -----------------------------------------------------------------------
@@ -1269,6 +1298,18 @@ class TuiSyncApp(App[None]):
         label.display = bool(text)
         label.set_class(self.last_tick is not None and not self.last_tick.ok, "failed")
         label.update(Text(inert(text), no_wrap=True, overflow="ellipsis"))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A config, connector or cache error that reaches the app (the console started on a
+        pair it cannot use) closes it with one line, printed by the CLI once the terminal is
+        back, not Textual's traceback (which shows local variables). Any other error is a bug:
+        Textual's report is kept."""
+        if isinstance(error, ConfigError | ConnectorError | CacheError | SandboxStateError):
+            lines = str(error).strip().splitlines()
+            self.failure = inert(lines[0] if lines else type(error).__name__)
+            self.exit(return_code=2 if isinstance(error, ConfigError) else 1)
+            return
+        super()._handle_exception(error)
 
     def on_unmount(self) -> None:
         self.cache.close()

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from tui_sync.breakdown import Found
 from tui_sync.journal import Run
+from tui_sync.model import Side
 from tui_sync.refresh import RefreshSummary
 from tui_sync.selection import SelectionNews
 
@@ -43,12 +44,17 @@ class SyncDone(Message):
 
 
 class WorkFailed(Message):
-    """A worker failed; `what` is "Refresh" or "Sync", `error` one line, never a secret."""
+    """A worker failed; `what` is "Refresh" or "Sync", `error` one line, never a secret;
+    `side` and `state` when one side's connection failed ("auth failed (401): ...")."""
 
-    def __init__(self, what: str, error: str) -> None:
+    def __init__(
+        self, what: str, error: str, side: Side | None = None, state: str | None = None
+    ) -> None:
         super().__init__()
         self.what = what
         self.error = error
+        self.side = side
+        self.state = state
 
 
 class CountsReady(Message):

@@ -22,7 +22,7 @@ from textual.message_pump import MessagePump
 from tui_sync import journal, plan_io
 from tui_sync.cache import Cache
 from tui_sync.config import PairConfig
-from tui_sync.model import Plan
+from tui_sync.model import SIDES, Plan, Side
 from tui_sync.refresh import RefreshSummary
 from tui_sync.selection import compare_snapshot, take_snapshot
 from tui_sync.tui.messages import (
@@ -50,7 +50,18 @@ def _counts(data_dir: Path, pair: str) -> dict[str, int]:
 
 
 class ChildFailed(Exception):
-    """The child process reported an error (one line) or ended without a result."""
+    """The child process reported an error (one line) or ended without a result; `side` and
+    `state` when it said which side's connection failed."""
+
+    def __init__(self, message: str, side: Side | None = None, state: str | None = None) -> None:
+        super().__init__(message)
+        self.side, self.state = side, state
+
+
+def _failed(what: str, exc: Exception) -> WorkFailed:
+    if isinstance(exc, ChildFailed):
+        return WorkFailed(what, one_line(exc), exc.side, exc.state)
+    return WorkFailed(what, one_line(exc))
 
 
 class Running:
@@ -94,6 +105,8 @@ async def _run_child(
         running.process, running.stopping = process, False
     result: dict[str, object] | None = None
     error: str | None = None
+    side: Side | None = None
+    state: str | None = None
     try:
         assert process.stdout is not None
         async for raw in process.stdout:
@@ -110,6 +123,9 @@ async def _run_child(
                 result = record["done"]
             elif "error" in record:
                 error = str(record["error"])
+                if record.get("side") in SIDES and isinstance(record.get("state"), str):
+                    side = "store" if record["side"] == "store" else "backoffice"
+                    state = str(record["state"])
         await process.wait()
     except asyncio.CancelledError:
         await _stop(process)
@@ -119,7 +135,7 @@ async def _run_child(
     if running is not None and running.stopping:
         raise ChildFailed("stopped")
     if error is not None:
-        raise ChildFailed(error)
+        raise ChildFailed(error, side, state)
     raise ChildFailed(f"the worker process ended without a result (exit {process.returncode})")
 
 
@@ -166,7 +182,7 @@ async def run_refresh(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure reaches the user as one line, nothing is lost
-        target.post_message(WorkFailed("Refresh", one_line(exc)))
+        target.post_message(_failed("Refresh", exc))
     finally:
         if snapshot is not None:
             snapshot.unlink(missing_ok=True)
@@ -201,7 +217,7 @@ async def run_sync(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        target.post_message(WorkFailed("Sync", one_line(exc)))
+        target.post_message(_failed("Sync", exc))
     finally:
         path.unlink(missing_ok=True)
 
