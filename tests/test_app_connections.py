@@ -62,7 +62,7 @@ async def test_an_auth_failure_names_the_side_in_one_line_and_stays_in_the_title
         assert label(app, "#status-label") == AUTH_LINE
         lines = screen_lines(app)
         assert lines[0].strip() == (
-            "tui-sync main: shop ✗ auth failed (401) ⇄ books (master) · not refreshed yet"
+            "main  LIVE : shop ✗ auth failed (401) ⇄ books (master) · not refreshed yet"
         )
         assert any(line.strip() == AUTH_LINE for line in lines)  # on screen, whole, at 80x24
         shown = screen_text(app)
@@ -73,7 +73,7 @@ async def test_an_auth_failure_names_the_side_in_one_line_and_stays_in_the_title
         monkeypatch.setenv("TEST_BC_TOKEN", BC_TOKEN)
         await pilot.press("r")
         await until(pilot, lambda: app.busy is None and app.last_refresh.startswith("refreshed"))
-        assert title(app) == "tui-sync main: shop ⇄ books (master) · refreshed 12:00:00"
+        assert title(app) == "tui-sync main  LIVE : shop ⇄ books (master) · refreshed 12:00:00"
         assert label(app, "#status-label").startswith("Refreshed: ")
 
 
