@@ -105,10 +105,42 @@ class PairConfig:
     guard_min_items: int = 10
 
 
+def _sandbox_secret(connection: str, key: str, value: str) -> Secret:
+    return Secret("inline", value, f"connections.{connection}.{key}")
+
+
+# The built-in pair: a sandbox BigCommerce store and a sandbox QuickBooks company, reached by
+# the real connectors over HTTP on 127.0.0.1 (tui_sync.sandbox.pair starts their servers and
+# fills in the URLs). Its secrets are the sandboxes' own, valid nowhere else; the placeholder
+# origin is a loopback port nothing listens on, so no vendor is ever reached by mistake.
+SANDBOX_UNSERVED = "http://127.0.0.1:9"
 SANDBOX_PAIR = PairConfig(
     name="sandbox",
-    store=Connection("sandbox-store", "sandbox", {"side": "store"}),
-    backoffice=Connection("sandbox-books", "sandbox", {"side": "backoffice"}),
+    store=Connection(
+        "sandbox-store",
+        "bigcommerce",
+        {
+            "store_hash": "sandbox",
+            "token": _sandbox_secret("sandbox-store", "token", "sandbox-store-token"),
+            "api_url": SANDBOX_UNSERVED,
+        },
+    ),
+    backoffice=Connection(
+        "sandbox-books",
+        "quickbooks",
+        {
+            "realm_id": "9130",
+            "client_id": _sandbox_secret("sandbox-books", "client_id", "sandbox-client-id"),
+            "client_secret": _sandbox_secret(
+                "sandbox-books", "client_secret", "sandbox-client-secret-0123"
+            ),
+            "refresh_token": _sandbox_secret(
+                "sandbox-books", "refresh_token", "sandbox-refresh-token"
+            ),
+            "api_url": SANDBOX_UNSERVED,
+            "token_url": SANDBOX_UNSERVED + "/oauth2/v1/tokens/bearer",
+        },
+    ),
 )
 
 

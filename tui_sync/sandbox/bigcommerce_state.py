@@ -58,8 +58,8 @@ def open_state(path: Path) -> sqlite3.Connection:
 def seed(conn: sqlite3.Connection, products: int = 300, seed_value: int = 9) -> None:
     """`products` products, a third with options (3 to 9 variants), and orders in every status."""
     rng = random.Random(seed_value)
-    if conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
-        return
+    if products <= 0 or conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
+        return  # none asked for, or a store already there (the sandbox pair's own catalog)
     start = time.time() - 86400
     with conn:
         conn.executemany("INSERT INTO brands VALUES (?, ?)", enumerate(BRANDS, 1))

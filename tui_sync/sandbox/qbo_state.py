@@ -27,6 +27,7 @@ from tui_sync.connectors.qbo_wire import dumps, loads
 COMPANY_TZ = timezone(timedelta(hours=-8))
 ENTITIES = ("Item", "SalesReceipt", "Invoice")
 DEFAULT_MAX, MAX_MAX = 100, 1000
+BUSY_TIMEOUT_S = 10.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -123,9 +124,18 @@ class Company:
     """One realm's data; thread-safe (the server answers from a thread pool)."""
 
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # WAL and a busy timeout: the console's process and a CLI sync may serve the same
+        # company at once, each from its own server.
+        self.conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
+        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
     # --- items ------------------------------------------------------------------------------
 

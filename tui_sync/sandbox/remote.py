@@ -80,6 +80,13 @@ ITEM_COLUMNS = (
     "side, id, sku, name, brand, quantity, price, cost, parent_id, is_base, options, version"
 )
 
+STATE_FILE = "sandbox.db"
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE
+
+
 MISSING = "sandbox state not found; run `tui-sync demo --reset`"
 # Said whenever the state exists but cannot be used: it holds every earlier sync to the sandbox,
 # so only the user may throw it away.

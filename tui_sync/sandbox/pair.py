@@ -1,0 +1,123 @@
+"""The built-in sandbox pair over HTTP: a sandbox BigCommerce store and a sandbox QuickBooks
+Online company, served on 127.0.0.1 by the process that opens the pair.
+
+`serving(data_dir, pair)` is used wherever the pair's connectors are opened
+(`connectors.pair_connectors`): for the `sandbox` pair it starts both servers over the state in
+`<data_dir>/sandbox/` (generating the default catalog on first use) and yields the pair with
+`api_url` and `token_url` pointing at them; for any other pair it yields the pair unchanged.
+The real connectors do the rest, exactly as against the vendors. Two processes at once (the
+console's child and a CLI sync) each run their own servers over the same SQLite files (WAL, a
+busy timeout), as two clients of one vendor would.
+
+The credentials below are the sandbox's own, accepted by nothing else; until the servers start,
+the pair's `api_url` is a loopback port that nothing listens on, so a sandbox connector opened
+without them fails to connect rather than reach any vendor.
+
+Fault switches (tests and the bench only; `demo` never sets them) live in
+`<data_dir>/sandbox/switches.json`, read when the servers start: `{"store": {...},
+"books": {...}, "validate": true}`, the names of `BigCommerceSandbox.faults` and of
+`quickbooks_api.Faults`; `validate` checks every request against the vendors' specs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from tui_sync.config import SANDBOX_PAIR, Connection, PairConfig, Secret
+from tui_sync.sandbox import state
+
+SWITCHES_FILE = "switches.json"
+# BigCommerce applies absolute adjustments asynchronously [S7]; the sandbox pair's store a
+# little later than its answer, as the real one does, without making a demo sync wait long.
+ADJUST_DELAY_S = 0.05
+
+
+def is_sandbox(pair: PairConfig) -> bool:
+    return pair.store == SANDBOX_PAIR.store and pair.backoffice == SANDBOX_PAIR.backoffice
+
+
+def switches_path(data_dir: Path) -> Path:
+    return state.sandbox_dir(data_dir) / SWITCHES_FILE
+
+
+def set_switches(
+    data_dir: Path,
+    store: Mapping[str, Any] | None = None,
+    books: Mapping[str, Any] | None = None,
+    validate: bool = False,
+) -> None:
+    """Fault switches for the next servers started on this data dir (None: all off)."""
+    body = {"store": dict(store or {}), "books": dict(books or {}), "validate": validate}
+    switches_path(data_dir).write_text(json.dumps(body), encoding="utf-8")
+
+
+def _switches(data_dir: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(switches_path(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _with_url(connection: Connection, **urls: str) -> Connection:
+    return replace(connection, settings={**connection.settings, **urls})
+
+
+def _reveal(settings: Mapping[str, object], key: str) -> str:
+    value = settings[key]
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+@contextmanager
+def serving(data_dir: Path, pair: PairConfig) -> Iterator[PairConfig]:
+    if not is_sandbox(pair):
+        yield pair
+        return
+    from tui_sync.sandbox.bigcommerce_api import BigCommerceSandbox
+    from tui_sync.sandbox.quickbooks_api import Faults, QboSandbox
+    from tui_sync.sandbox.server import RunningServer
+
+    state.ensure_sandbox(data_dir)
+    switches = _switches(data_dir)
+    validate = bool(switches.get("validate"))
+    store_settings = SANDBOX_PAIR.store.settings
+    books_settings = SANDBOX_PAIR.backoffice.settings
+    store = BigCommerceSandbox(
+        state.store_path(data_dir),
+        token=_reveal(store_settings, "token"),
+        store_hash=str(store_settings["store_hash"]),
+        products=0,
+        adjust_delay=ADJUST_DELAY_S,
+        validate=validate,
+    )
+    store.faults.update(switches.get("store") or {})
+    books = QboSandbox(
+        state.books_path(data_dir),
+        realm=str(books_settings["realm_id"]),
+        validate=validate,
+        standing_token=_reveal(books_settings, "refresh_token"),
+    )
+    known = {f.name for f in fields(Faults)}
+    for name, value in (switches.get("books") or {}).items():
+        if name in known:
+            default = getattr(books.faults, name)
+            setattr(books.faults, name, set(value) if isinstance(default, set) else value)
+    with ExitStack() as stack:
+        stack.callback(store.conn.close)
+        stack.callback(books.company.close)
+        store_url = stack.enter_context(RunningServer(store.app)).url
+        books_url = stack.enter_context(RunningServer(books.app)).url
+        yield replace(
+            pair,
+            store=_with_url(pair.store, api_url=store_url),
+            backoffice=_with_url(
+                pair.backoffice,
+                api_url=books_url,
+                token_url=f"{books_url}/oauth2/v1/tokens/bearer",
+            ),
+        )
