@@ -49,11 +49,22 @@ def set_switches(
     data_dir: Path,
     store: Mapping[str, Any] | None = None,
     books: Mapping[str, Any] | None = None,
-    validate: bool = False,
+    validate: bool | None = None,
 ) -> None:
-    """Fault switches for the next servers started on this data dir (None: all off)."""
-    body = {"store": dict(store or {}), "books": dict(books or {}), "validate": validate}
-    switches_path(data_dir).write_text(json.dumps(body), encoding="utf-8")
+    """Turn fault switches on (a value) or off (None) for the next servers started on this
+    data dir; switches not named stay as they were."""
+    current = _switches(data_dir)
+    for side, changes in (("store", store), ("books", books)):
+        merged = dict(current.get(side) or {})
+        for name, value in (changes or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        current[side] = merged
+    if validate is not None:
+        current["validate"] = validate
+    switches_path(data_dir).write_text(json.dumps(current), encoding="utf-8")
 
 
 def _switches(data_dir: Path) -> dict[str, Any]:

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY, type TEXT NOT NULL, active INTEGER NOT NULL,
     created REAL NOT NULL, updated REAL NOT NULL, body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS applied (
+    seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT);
 CREATE TABLE IF NOT EXISTS docs (
     entity TEXT NOT NULL, id INTEGER NOT NULL, doc_number TEXT, updated REAL NOT NULL,
     body TEXT NOT NULL
@@ -172,6 +174,15 @@ class Company:
         found = self.item(str(item["Id"]))
         assert found is not None
         return found
+
+    def applied(self, item_id: str, field: str, value: object) -> None:
+        """Record a value a write applied (the tests hold a journal against these)."""
+        text = None if value is None else f"{value:f}" if isinstance(value, Decimal) else str(value)
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO applied (item_id, field, value) VALUES (?, ?, ?)",
+                (item_id, field, text),
+            )
 
     def change(self, item_id: str, **fields: Any) -> dict[str, Any]:
         """Change an item behind the client's back, as a bookkeeper in QBO's UI would."""

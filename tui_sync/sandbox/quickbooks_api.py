@@ -43,6 +43,8 @@ CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret-0123"
 ACCESS_TTL = 3600.0
 RATE_PER_S = 10
+# Fields a write applied, recorded by the names the connector's items give them.
+APPLIED_FIELDS = {"quantity": "QtyOnHand", "price": "UnitPrice", "cost": "PurchaseCost"}
 
 
 @dataclass
@@ -243,6 +245,9 @@ class QboSandbox:
             )
             current["SyncToken"] = str(int(current["SyncToken"]) + 1)
             stored = self.company.put_item(current)
+            for field_name, wire_name in APPLIED_FIELDS.items():
+                if wire_name in sent:
+                    self.company.applied(item_id, field_name, stored.get(wire_name))
         with self.lock:
             hang = self.faults.hang_after_write > 0
             if hang:
