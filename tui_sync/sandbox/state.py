@@ -34,6 +34,9 @@ META_FILE = "catalog.json"
 SEED = 7
 RESET = "`tui-sync sandbox --reset` (or `demo --reset`) starts a new one, losing earlier syncs"
 _HEADER = b"SQLite format 3\x00"
+# How long to wait for another process's write to the state before saying it is locked.
+LOCK_TIMEOUT = 10.0
+LOCKED = "locked by another process"
 
 # progress(done, total): SKUs generated so far, out of the catalog's size.
 GenerateProgress = Callable[[int, int], None]
@@ -78,14 +81,15 @@ def _damage(path: Path) -> str | None:
     if header[24:28] == header[92:96] and size < page_size * pages and not wal.exists():
         return f"truncated: {size:,} of {page_size * pages:,} bytes"
     try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
         try:
+            # A read that needs the schema: a database locked by a writer says so here.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
             conn.close()
     except sqlite3.Error as error:
         reason = " ".join(str(error).split()) or type(error).__name__
-        return "locked by another process" if "locked" in reason else reason
+        return LOCKED if "locked" in reason else reason
     return None
 
 
@@ -109,6 +113,8 @@ def info(data_dir: Path) -> dict[str, object] | None:
         raise SandboxStateError(f"{where} is unreadable ({META_FILE}: {reason}); {RESET}") from None
     for name in (STORE_FILE, BOOKS_FILE):
         damage = _damage(folder / name)
+        if damage == LOCKED:
+            raise SandboxStateError(f"{where} is {LOCKED} ({name}); try again when it is done")
         if damage:
             raise SandboxStateError(f"{where} is unreadable ({name}: {damage}); {RESET}")
     return dict(meta)
