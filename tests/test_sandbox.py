@@ -216,8 +216,9 @@ def test_a_change_behind_our_back_is_read_with_a_new_version(tmp_path: Path) -> 
     ensure_sandbox(data_dir, size=300)
 
     async def items(c: Connectors) -> dict[tuple[Side, str], Item]:
-        found = {("store", i.id): i for i in await _all(c, "store")}
-        return found | {("backoffice", i.id): i for i in await _all(c, "backoffice")}
+        found: dict[tuple[Side, str], Item] = {("store", i.id): i for i in await _all(c, "store")}
+        found.update({("backoffice", i.id): i for i in await _all(c, "backoffice")})
+        return found
 
     before = through(data_dir, items)
     store = next(i for (side, _), i in before.items() if side == "store" and i.quantity)

@@ -147,8 +147,8 @@ class BigCommerceSandbox:
         if isinstance(behind, dict):  # someone else's edit lands just before this write
             with self.conn:
                 st.set_item_value(self.conn, str(behind["item"]), behind["field"], behind["value"])
-        if write and self._fault("throttle_writes"):
-            await self._throttled()(scope, receive, send)
+        if write and self._fault("throttle_writes"):  # "come back in a second" [S5]
+            await self._throttled("retry")(scope, receive, send)
             return
         response = await self.handle(request)
         if write and str(calls) == str(self.faults.get("crash_at")):

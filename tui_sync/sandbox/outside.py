@@ -94,6 +94,29 @@ def values(data_dir: Path) -> dict[tuple[Side, str], Values]:
     return found
 
 
+def skus(data_dir: Path, side: Side) -> dict[str, str | None]:
+    """Item id -> SKU of every item of a side that holds stock (bases left out), in order."""
+    found: dict[str, str | None] = {}
+    if side == "backoffice":
+        with _books(data_dir) as conn:
+            for item_id, body in conn.execute(
+                "SELECT id, body FROM items WHERE type = 'Inventory' AND active ORDER BY id"
+            ):
+                found[str(item_id)] = loads(body).get("Sku")
+        return found
+    with _store(data_dir) as conn:
+        for pid, sku in conn.execute(
+            "SELECT id, sku FROM products WHERE inventory_tracking = 'product' ORDER BY id"
+        ):
+            found[str(pid)] = sku
+        for vid, pid, sku in conn.execute(
+            "SELECT v.id, v.product_id, v.sku FROM variants v JOIN products p "
+            "ON p.id = v.product_id WHERE p.inventory_tracking = 'variant' ORDER BY v.id"
+        ):
+            found[f"{pid}:{vid}"] = sku
+    return found
+
+
 def value(data_dir: Path, side: Side, item_id: str, field: Field) -> str | None:
     held = values(data_dir).get((side, item_id))
     if held is None:

@@ -67,6 +67,11 @@ def set_switches(
     switches_path(data_dir).write_text(json.dumps(current), encoding="utf-8")
 
 
+def set_latency(data_dir: Path, ms: int | None) -> None:
+    """Every answer of both servers this much later (None: at once)."""
+    set_switches(data_dir, store={"latency_ms": ms}, books={"latency_ms": ms})
+
+
 def _switches(data_dir: Path) -> dict[str, Any]:
     try:
         found = json.loads(switches_path(data_dir).read_text(encoding="utf-8"))
