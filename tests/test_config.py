@@ -205,7 +205,7 @@ price_tolerance = 0
     assert a.schedule == timedelta(hours=1, minutes=30)
     assert a.pending_statuses == ("Pending", "Awaiting Fulfillment")
     assert b.price_tolerance == Decimal("0")
-    assert b.store.kind == "sandbox"
+    assert b.store.kind == "bigcommerce"  # the sandbox's store, served on loopback
 
 
 # -- errors: one line, naming the key --------------------------------------------------------

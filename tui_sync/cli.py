@@ -35,7 +35,7 @@ from tui_sync.model import SIDES, Item, Plan, Row, Side, Status, side_label
 from tui_sync.reconcile import reasons
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import state as sandbox_state
-from tui_sync.sandbox.pair import is_sandbox
+from tui_sync.sandbox.pair import uses_sandbox
 from tui_sync.sandbox.state import SandboxStateError, ensure_sandbox
 from tui_sync.sync import (
     NothingToDo,
@@ -259,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
 def ensure_sandbox_for(data_dir: Path, pair: PairConfig) -> None:
     """A first use of the sandbox generates its catalog: with progress on stderr here, not
     silently inside a connector."""
-    if is_sandbox(pair):
+    if uses_sandbox(pair):
         ensure_sandbox(data_dir, progress=_generate_progress)
 
 

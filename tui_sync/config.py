@@ -216,6 +216,8 @@ KINDS: dict[str, _Kind] = {
     ),
     "square": _Kind(("access_token", "location_id"), _HTTP, ("access_token",)),
     "csv": _Kind(("path",), ("columns", "orders", "writable")),
+    # The built-in sandbox's store or back office in a pair of one's own: read as that side's
+    # connection (BigCommerce or QuickBooks on loopback) when a pair names it.
     "sandbox": _Kind((), ("side",)),
 }
 CSV_COLUMNS = ("sku", "name", "brand", "quantity", "price", "cost", "parent_sku", "options")
@@ -316,9 +318,15 @@ class _Reader:
         if not isinstance(ref, str) or ref not in known:
             names = ", ".join(known) or "none configured"
             raise self.fail(where, f"no connection named {ref!r} (known: {names})")
-        if known[ref].settings.get("side", side) != side:
+        connection = known[ref]
+        if connection.kind != "sandbox":
+            return connection
+        if connection.settings.get("side", side) != side:
             raise self.fail(where, f"connection {ref!r} is the sandbox's {other_side(side)} side")
-        return known[ref]
+        # The built-in sandbox's side, under this connection's name: served on loopback and
+        # reached by the real connector of its vendor (tui_sync.sandbox.pair).
+        own = SANDBOX_PAIR.store if side == "store" else SANDBOX_PAIR.backoffice
+        return Connection(connection.name, own.kind, own.settings)
 
     # -- value checks: (reader, value, key path) -> the setting's value ----------------------
 

@@ -23,15 +23,11 @@ if TYPE_CHECKING:
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox, csv, bigcommerce, quickbooks)"
+        "version of tui-sync (available: csv, bigcommerce, quickbooks)"
     )
 
 
 def capabilities(connection: Connection, side: Side) -> Capabilities:
-    if connection.kind == "sandbox":
-        from tui_sync.connectors.sandbox import capabilities_for
-
-        return capabilities_for(side)
     if connection.kind == "csv":
         from tui_sync.connectors import csvfile
 
@@ -56,15 +52,6 @@ def open_connector(
 ) -> Connector:
     """A connector for one side. HTTP connectors share `client` (one per pair: see
     `pair_connectors`); opening one makes no network call."""
-    if connection.kind == "sandbox":
-        from tui_sync.connectors.sandbox import SandboxConnector
-        from tui_sync.sandbox import catalog, remote
-
-        path = remote.state_path(data_dir)
-        if not path.exists():
-            catalog.generate(path)
-        connector: Connector = SandboxConnector(path, side)
-        return connector
     if connection.kind == "csv":
         from tui_sync.connectors.csvfile import CsvConnector
 
@@ -121,10 +108,10 @@ def check_pair(data_dir: Path, pair: PairConfig) -> None:
     import asyncio
 
     from tui_sync.connectors.http import new_client
-    from tui_sync.sandbox.pair import is_sandbox
+    from tui_sync.sandbox.pair import uses_sandbox
     from tui_sync.sandbox.state import ensure_sandbox
 
-    if is_sandbox(pair):
+    if uses_sandbox(pair):
         # Its catalog, not its servers: they start with the work that needs them.
         ensure_sandbox(data_dir)
 

@@ -4,7 +4,9 @@ Online company, served on 127.0.0.1 by the process that opens the pair.
 `serving(data_dir, pair)` is used wherever the pair's connectors are opened
 (`connectors.pair_connectors`): for the `sandbox` pair it starts both servers over the state in
 `<data_dir>/sandbox/` (generating the default catalog on first use) and yields the pair with
-`api_url` and `token_url` pointing at them; for any other pair it yields the pair unchanged.
+`api_url` and `token_url` pointing at them. A configured pair may use one sandbox side (a
+connection of `kind = "sandbox"`, which the config reads as that side): only its server starts.
+Any other pair is yielded unchanged.
 The real connectors do the rest, exactly as against the vendors. Two processes at once (the
 console's child and a CLI sync) each run their own servers over the same SQLite files (WAL, a
 busy timeout), as two clients of one vendor would.
@@ -26,10 +28,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_sync.config import SANDBOX_PAIR, Connection, PairConfig, Secret
+from tui_sync.model import Side
 from tui_sync.sandbox import state
+
+if TYPE_CHECKING:
+    from tui_sync.sandbox.bigcommerce_api import BigCommerceSandbox
+    from tui_sync.sandbox.quickbooks_api import QboSandbox
 
 SWITCHES_FILE = "switches.json"
 # BigCommerce applies absolute adjustments asynchronously [S7]; the sandbox pair's store a
@@ -37,8 +44,15 @@ SWITCHES_FILE = "switches.json"
 ADJUST_DELAY_S = 0.05
 
 
-def is_sandbox(pair: PairConfig) -> bool:
-    return pair.store == SANDBOX_PAIR.store and pair.backoffice == SANDBOX_PAIR.backoffice
+def is_sandbox_side(connection: Connection, side: Side) -> bool:
+    """Whether a connection is the built-in sandbox's side: the pair's own, or one a config
+    file names with `kind = "sandbox"` (under any name)."""
+    own = SANDBOX_PAIR.store if side == "store" else SANDBOX_PAIR.backoffice
+    return connection.kind == own.kind and connection.settings == own.settings
+
+
+def uses_sandbox(pair: PairConfig) -> bool:
+    return is_sandbox_side(pair.store, "store") or is_sandbox_side(pair.backoffice, "backoffice")
 
 
 def switches_path(data_dir: Path) -> Path:
@@ -91,49 +105,64 @@ def _reveal(settings: Mapping[str, object], key: str) -> str:
 
 @contextmanager
 def serving(data_dir: Path, pair: PairConfig) -> Iterator[PairConfig]:
-    if not is_sandbox(pair):
+    """The pair with its sandbox sides served on loopback (the others untouched), for the
+    duration of the block; any other pair as it is."""
+    serve_store = is_sandbox_side(pair.store, "store")
+    serve_books = is_sandbox_side(pair.backoffice, "backoffice")
+    if not (serve_store or serve_books):
         yield pair
         return
-    from tui_sync.sandbox.bigcommerce_api import BigCommerceSandbox
-    from tui_sync.sandbox.quickbooks_api import Faults, QboSandbox
     from tui_sync.sandbox.server import RunningServer
 
     state.ensure_sandbox(data_dir)
     switches = _switches(data_dir)
     validate = bool(switches.get("validate"))
-    store_settings = SANDBOX_PAIR.store.settings
-    books_settings = SANDBOX_PAIR.backoffice.settings
+    with ExitStack() as stack:
+        if serve_store:
+            store = _store(data_dir, switches.get("store") or {}, validate)
+            stack.callback(store.conn.close)
+            url = stack.enter_context(RunningServer(store.app)).url
+            pair = replace(pair, store=_with_url(pair.store, api_url=url))
+        if serve_books:
+            books = _books(data_dir, switches.get("books") or {}, validate)
+            stack.callback(books.company.close)
+            url = stack.enter_context(RunningServer(books.app)).url
+            token_url = f"{url}/oauth2/v1/tokens/bearer"
+            pair = replace(
+                pair, backoffice=_with_url(pair.backoffice, api_url=url, token_url=token_url)
+            )
+        yield pair
+
+
+def _store(data_dir: Path, faults: Mapping[str, Any], validate: bool) -> BigCommerceSandbox:
+    from tui_sync.sandbox.bigcommerce_api import BigCommerceSandbox
+
+    settings = SANDBOX_PAIR.store.settings
     store = BigCommerceSandbox(
         state.store_path(data_dir),
-        token=_reveal(store_settings, "token"),
-        store_hash=str(store_settings["store_hash"]),
+        token=_reveal(settings, "token"),
+        store_hash=str(settings["store_hash"]),
         products=0,
         adjust_delay=ADJUST_DELAY_S,
         validate=validate,
     )
-    store.faults.update(switches.get("store") or {})
+    store.faults.update(faults)
+    return store
+
+
+def _books(data_dir: Path, faults: Mapping[str, Any], validate: bool) -> QboSandbox:
+    from tui_sync.sandbox.quickbooks_api import Faults, QboSandbox
+
+    settings = SANDBOX_PAIR.backoffice.settings
     books = QboSandbox(
         state.books_path(data_dir),
-        realm=str(books_settings["realm_id"]),
+        realm=str(settings["realm_id"]),
         validate=validate,
-        standing_token=_reveal(books_settings, "refresh_token"),
+        standing_token=_reveal(settings, "refresh_token"),
     )
     known = {f.name for f in fields(Faults)}
-    for name, value in (switches.get("books") or {}).items():
+    for name, value in faults.items():
         if name in known:
             default = getattr(books.faults, name)
             setattr(books.faults, name, set(value) if isinstance(default, set) else value)
-    with ExitStack() as stack:
-        stack.callback(store.conn.close)
-        stack.callback(books.company.close)
-        store_url = stack.enter_context(RunningServer(store.app)).url
-        books_url = stack.enter_context(RunningServer(books.app)).url
-        yield replace(
-            pair,
-            store=_with_url(pair.store, api_url=store_url),
-            backoffice=_with_url(
-                pair.backoffice,
-                api_url=books_url,
-                token_url=f"{books_url}/oauth2/v1/tokens/bearer",
-            ),
-        )
+    return books

@@ -28,7 +28,8 @@ from typing import Any
 
 from tui_sync.connectors.bigcommerce_wire import STATUSES
 from tui_sync.connectors.qbo_wire import dumps
-from tui_sync.sandbox import bigcommerce_state, qbo_state, remote
+from tui_sync.sandbox import bigcommerce_state, qbo_state
+from tui_sync.sandbox.catalog import decode_options
 
 CHUNK = 5000
 STATUS_IDS = {name: status for status, name in STATUSES.items()}
@@ -141,7 +142,7 @@ def _bigcommerce(catalog: sqlite3.Connection, conn: sqlite3.Connection) -> None:
             else:
                 vid = int(vid_text)
                 values = []
-                for option, label in remote.decode_options(options):
+                for option, label in decode_options(options):
                     key = (option, label)
                     labels.setdefault(key, 100 + len(labels))
                     values.append(
