@@ -178,15 +178,30 @@ def set_values(
 
 
 def set_text(
-    data_dir: Path, side: Side, item_id: str, column: Literal["sku", "name"], text: str
+    data_dir: Path, side: Side, item_id: str, column: Literal["sku", "name", "brand"], text: str
 ) -> None:
-    """Change an item's SKU or name behind tui-sync's back (tests plant hostile text). A store
-    variant has no name of its own: its product's is changed."""
+    """Change an item's SKU, name or brand behind tui-sync's back (tests plant hostile text).
+    A store variant has no name or brand of its own: its product's change. QuickBooks items
+    have no brand."""
     if side == "backoffice":
+        if column == "brand":
+            raise ValueError("a QuickBooks item has no brand")
         _books_change(data_dir, item_id, **{"Sku" if column == "sku" else "Name": text})
         return
     with _store(data_dir) as conn, conn:
-        bc.set_item_value(conn, item_id, column, text)
+        if column != "brand":
+            bc.set_item_value(conn, item_id, column, text)
+            return
+        _, _, pid = bc.item_target(conn, item_id)
+        found = conn.execute("SELECT id FROM brands WHERE name = ?", (text,)).fetchone()
+        if found is None:
+            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM brands").fetchone()
+            conn.execute("INSERT INTO brands VALUES (?, ?)", (last + 1, text))
+            found = (last + 1,)
+        conn.execute(
+            "UPDATE products SET brand_id = ?, date_modified = ? WHERE id = ?",
+            (found[0], bc.stamp(), pid),
+        )
 
 
 def delete_item(data_dir: Path, side: Side, item_id: str) -> None:
