@@ -93,7 +93,8 @@ def test_a_sandbox_being_written_by_another_process_is_read_not_regenerated(
     a CLI refresh from reading the store, nor makes the sandbox look unusable."""
     path = state.store_path(home / "data")
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    # Without WAL, an exclusive write lock would keep every reader out until it commits.
+    holder.execute("BEGIN EXCLUSIVE")
     holder.execute("UPDATE products SET name = name")
     try:
         assert not ensure_sandbox(home / "data")  # usable: kept, not regenerated
