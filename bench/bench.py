@@ -104,13 +104,12 @@ def run_size(size: int) -> dict[str, object]:
     from tui_sync.config import SANDBOX_PAIR
     from tui_sync.reconcile import Policy, reconcile
     from tui_sync.refresh import refresh
-    from tui_sync.sandbox import catalog
-    from tui_sync.sandbox.state import state_path
+    from tui_sync.sandbox import state
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         start = time.perf_counter()
-        catalog.generate(state_path(data_dir), size)
+        state.generate(data_dir, size)
         out: dict[str, object] = {"size": size, "generate_s": time.perf_counter() - start}
         start = time.perf_counter()
         summary = refresh(data_dir, SANDBOX_PAIR)

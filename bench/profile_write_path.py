@@ -111,10 +111,9 @@ def _instrument() -> None:
 def _prepare(size: int, data_dir: Path) -> None:
     from tui_sync.config import SANDBOX_PAIR
     from tui_sync.refresh import refresh
-    from tui_sync.sandbox import catalog
-    from tui_sync.sandbox.state import state_path
+    from tui_sync.sandbox import state
 
-    catalog.generate(state_path(data_dir), size)
+    state.generate(data_dir, size)
     refresh(data_dir, SANDBOX_PAIR, full=True)
 
 

@@ -12,9 +12,9 @@ calls the core as the console's workers do. The peak RSS is read with `os.wait4`
 (`/usr/bin/time` need not exist). Times are medians of 3 where a run is cheap; the machine's
 load average is printed beside them, since other work shares its two cores.
 
-Differences are planted straight into the sandbox's state, as a vendor's UI would make them:
-store quantities of rows that are in sync (no pending orders), bumping `version` and
-`modified` with the state's clock (`remote.tick`), so an incremental refresh sees exactly them.
+Differences are planted straight into the sandbox store's state, as its control panel would
+make them (`sandbox.outside`): store quantities of rows that are in sync (no pending orders),
+bumping `date_modified`, so an incremental refresh sees them.
 """
 
 from __future__ import annotations
@@ -127,11 +127,10 @@ def _tui_sync() -> str:
 
 
 def _step_generate(data_dir: Path, size: int) -> dict[str, Any]:
-    from tui_sync.sandbox import catalog
-    from tui_sync.sandbox.state import state_path
+    from tui_sync.sandbox import state
 
     start = time.perf_counter()
-    catalog.generate(state_path(data_dir), size)
+    state.generate(data_dir, size)
     return {"s": time.perf_counter() - start}
 
 
@@ -302,21 +301,16 @@ def spread(rows: Sequence[tuple[str, str]], n: int, offset: int = 0) -> list[tup
 
 
 def plant(data_dir: Path, picks: Sequence[tuple[str, str]]) -> None:
-    """Bump the store quantity of each pick by one, as a vendor's UI would (version, modified)."""
-    from tui_sync.sandbox import remote
-    from tui_sync.sandbox.state import state_path
+    """Bump the store quantity of each pick by one, as the control panel would (date_modified)."""
+    from tui_sync.sandbox import outside
 
-    conn = remote.open_state(state_path(data_dir))
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.executemany(
-                "UPDATE items SET quantity = quantity + 1, version = version + 1, modified = ? "
-                "WHERE side = 'store' AND id = ?",
-                [(now, item_id) for _, item_id in picks],
-            )
-    finally:
-        conn.close()
+    held = outside.values(data_dir)
+    outside.set_values(
+        data_dir,
+        "store",
+        "quantity",
+        {item_id: int(held[("store", item_id)][0] or 0) + 1 for _, item_id in picks},
+    )
 
 
 def force_full_next(data_dir: Path) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui_sync.sandbox.state import state_path
+from tui_sync.sandbox import outside
 
 SCRIPT = str(Path(sys.executable).parent / "tui-sync")
 
@@ -45,8 +45,10 @@ def one_line(err: bytes) -> str:
 
 
 def fingerprint(home: Path) -> tuple[str, str]:
-    """The sandbox's remote state and the audit log: what a command must leave as it found it."""
-    remote = hashlib.sha256(state_path(home / "data").read_bytes()).hexdigest()
+    """What the sandbox's vendors hold and the audit log: what a command must leave as it found
+    it."""
+    held = sorted(outside.values(home / "data").items())
+    remote = hashlib.sha256(repr(held).encode()).hexdigest()
     cache = home / "data" / "cache.db"
     if not cache.exists():
         return remote, repr(([], []))  # no cache yet: no runs

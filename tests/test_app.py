@@ -268,8 +268,7 @@ async def test_help_names_every_key_the_master_and_how_to_close_statuses(
 async def test_selection_follows_its_rows_across_a_refresh_that_renumbers(
     data_dir: Path,
 ) -> None:
-    from tui_sync.sandbox import remote
-    from tui_sync.sandbox.state import state_path
+    from tui_sync.sandbox import outside
 
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -281,8 +280,12 @@ async def test_selection_follows_its_rows_across_a_refresh_that_renumbers(
         # A row above them vanishes on both sides: every row below it moves up one place.
         first = rows[1]
         assert first.store is not None and first.backoffice is not None
-        remote.delete_item(state_path(data_dir), "store", first.store.id)
-        remote.delete_item(state_path(data_dir), "backoffice", first.backoffice.id)
+        outside.delete_item(data_dir, "store", first.store.id)
+        outside.delete_item(data_dir, "backoffice", first.backoffice.id)
+        # BigCommerce reports no deletions: the periodic full refresh finds them. Make this one
+        # that full refresh.
+        with app.cache.conn:
+            app.cache.conn.execute("UPDATE refreshes SET store_mark = NULL, backoffice_mark = NULL")
         await pilot.press("r")
         await settle(app, pilot)
         after = list(iter_rows(app.cache, "sandbox"))
@@ -292,24 +295,18 @@ async def test_selection_follows_its_rows_across_a_refresh_that_renumbers(
 
 
 async def test_esc_stops_a_sync_between_batches_with_nothing_unknown(data_dir: Path) -> None:
-    import sqlite3
-
     from tui_sync import journal
-    from tui_sync.sandbox import remote
-    from tui_sync.sandbox.state import state_path
+    from tui_sync.sandbox import outside, pair
 
     # 150 store quantities one off: three batches of 50 for the store.
-    conn = sqlite3.connect(state_path(data_dir))
+    ordered = {sku for _, sku, _ in outside.pending_orders(data_dir)}
+    held = outside.values(data_dir)
     ids = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT i.id FROM items AS i WHERE side = 'store' AND is_base = 0 AND quantity >= 0 "
-            "AND sku NOT IN (SELECT sku FROM orders) ORDER BY rowid LIMIT 150"
-        )
-    ]
-    conn.close()
-    for item_id in ids:
-        remote.set_value(state_path(data_dir), "store", item_id, "quantity", 1000)
+        item_id
+        for item_id, sku in outside.skus(data_dir, "store").items()
+        if sku not in ordered and int(held[("store", item_id)][0] or 0) >= 0
+    ][:150]
+    outside.set_values(data_dir, "store", "quantity", dict.fromkeys(ids, 1000))
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -320,7 +317,7 @@ async def test_esc_stops_a_sync_between_batches_with_nothing_unknown(data_dir: P
         await pilot.pause()
         # Slow enough that the sync is still running when Esc comes, even on a loaded machine:
         # each call waits 800 ms, so three batches take seconds.
-        remote.set_faults(state_path(data_dir), latency_ms=800)
+        pair.set_latency(data_dir, 800)
         await pilot.press("a", "y")
         for _ in range(400):  # until the first batch has been written and said so
             if "Syncing" in text(app, "#status-label") and app.running.process is not None:

@@ -32,7 +32,7 @@ from tui_sync import journal, scheduler
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR, PairConfig
 from tui_sync.lock import PairLock
-from tui_sync.sandbox import remote
+from tui_sync.sandbox import outside, pair, state
 
 SIZE = 400
 FIXED = datetime(2026, 12, 1, 3, 0, 0, tzinfo=UTC)
@@ -94,13 +94,13 @@ def test_once_syncs_the_policy_as_an_undoable_auto_run_then_is_refused_by_a_guar
     # A broken feed: a third of the back office reads zero. auto never confirms by itself.
     home.ok("refresh")
     zero_backoffice(home.data, 120)
-    before = remote.info(home.state), run_ids(home.data)
+    before = outside.values(home.data), run_ids(home.data)
     out = home.run("auto", "--once")
     assert out.returncode == 1
     assert "refused by a guard, nothing written (plan hash " in out.stdout
     (guard,) = [ln for ln in out.stderr.splitlines() if " auto: guard: " in ln]
     assert guard.endswith("quantities would be set to zero (guard_zeroed 20%)")
-    assert (remote.info(home.state), run_ids(home.data)) == before  # no write, no run
+    assert (outside.values(home.data), run_ids(home.data)) == before  # no write, no run
     ok, summary, run_id = last_tick(home)
     assert not ok and run_id is None
     assert summary.startswith("refused by a guard: ") and summary.endswith("(guard_zeroed 20%)")
@@ -170,13 +170,14 @@ def test_failed_ticks_back_off_doubling_up_to_the_interval_and_reset_on_success(
 def test_a_failing_tick_is_logged_and_the_next_one_still_syncs(home: Home) -> None:
     # The first tick finds the sandbox's state file broken; the sleep mends it, as an API that
     # comes back would be.
-    aside = home.state.with_suffix(".aside")
-    home.state.rename(aside)
-    home.state.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)  # truncated: unusable
+    store = state.store_path(home.data)
+    aside = store.with_suffix(".aside")
+    store.rename(aside)
+    store.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)  # truncated: unusable
 
     async def mend_then_stop(seconds: float, stop: asyncio.Event) -> None:
         if len(made.waits) == 1:
-            aside.replace(home.state)
+            aside.replace(store)
         else:
             stop.set()
 
@@ -213,7 +214,7 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
 def test_a_manual_sync_during_an_auto_tick_is_refused_or_waits_and_sigterm_stops_the_sleep(
     home: Home,
 ) -> None:
-    remote.set_faults(home.state, latency_ms=800)  # a tick of a few seconds
+    pair.set_latency(home.data, 800)  # a tick of a few seconds
     proc = home.popen("auto", "--every", "15m")
     try:
         wait_for(
@@ -238,8 +239,8 @@ def test_a_manual_sync_during_an_auto_tick_is_refused_or_waits_and_sigterm_stops
 
 def test_sigterm_mid_run_finishes_the_batch_settles_the_journal_and_exits_0(home: Home) -> None:
     rows = in_sync_with_quantity(home.rows())[:200]
-    plant_store_quantities(home.state, [r.store.id for r in rows if r.store], random.Random(7))
-    remote.set_faults(home.state, latency_ms=600)  # 5 batches of 50, each a while
+    plant_store_quantities(home.data, [r.store.id for r in rows if r.store], random.Random(7))
+    pair.set_latency(home.data, 600)  # 5 batches of 50, each a while
     proc = home.popen("auto", "--every", "15m")
 
     def journaled() -> bool:

@@ -21,8 +21,7 @@ from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR, PairConfig
 from tui_sync.model import FIELDS, Field, Side, other_side
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import catalog
-from tui_sync.sandbox.state import STATE_FILE
+from tui_sync.sandbox.state import FOLDER, ensure_sandbox
 from tui_sync.views import iter_rows
 
 SIZE = 150
@@ -41,9 +40,9 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / STATE_FILE
-    catalog.generate(path, SIZE)
-    return path
+    path = tmp_path_factory.mktemp("template")
+    ensure_sandbox(path, size=SIZE)
+    return path / FOLDER
 
 
 @pytest.fixture
@@ -55,7 +54,7 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
 def fresh(template: Path, scratch: Path) -> Path:
     data = scratch / f"d{len(list(scratch.iterdir()))}"
     data.mkdir()
-    shutil.copy(template, data / STATE_FILE)
+    shutil.copytree(template, data / FOLDER)
     return data
 
 
@@ -72,11 +71,10 @@ def test_a_tick_syncs_the_policy_and_nothing_else(
     template: Path, scratch: Path, master: Side, fields: list[Field]
 ) -> None:
     data = fresh(template, scratch)
-    state = data / STATE_FILE
     ordered = tuple(f for f in FIELDS if f in fields)
     pair = replace(SANDBOX_PAIR, master=master, fields=ordered)
     target = other_side(master)
-    before = remote_items(state)
+    before = remote_items(data)
     result = tick(data, pair)
     assert result.ok and result.plan is not None, result.line
     the_plan = result.plan
@@ -84,7 +82,7 @@ def test_a_tick_syncs_the_policy_and_nothing_else(
     # Nothing outside the policy moved: the master as it was, the target only in its fields and
     # only where the plan wrote.
     planned = {(c.item_id, c.field) for c in the_plan.changes}
-    after = remote_items(state)
+    after = remote_items(data)
     assert after.keys() == before.keys()
     for (side, item_id), values in before.items():
         for k, field_name in enumerate(FIELDS):
@@ -122,13 +120,13 @@ def test_a_guarded_plan_is_never_applied_without_confirmation(
     zero_backoffice(data, zeroed)
     with Cache.open(data) as cache:
         stocked = cache.sellable_with(PAIR, "store", "quantity")
-    before = remote_items(data / STATE_FILE)
+    before = remote_items(data)
     result = tick(data, pair)
     should_refuse = zeroed >= least and zeroed > Decimal(share) * stocked
     assert bool(result.guarded) == should_refuse, (result.line, result.guarded)
     if result.guarded:
         assert not result.ok and result.run is None
-        assert remote_items(data / STATE_FILE) == before  # nothing written
+        assert remote_items(data) == before  # nothing written
         assert run_ids(data) == []  # and no run recorded
     else:
         assert result.ok, result.line

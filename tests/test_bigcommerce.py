@@ -184,8 +184,9 @@ def test_each_field_is_written_and_quantity_confirmed_by_reading_back(store: Sto
     assert store.sb.sql("SELECT price, cost_price, inventory_level FROM products WHERE id=1") == [
         ("12.3456", "5.10", 17)
     ]
+    # Kept as a double would be: 20 comes back 20.00 (two places at least).
     assert store.sb.sql("SELECT price, cost_price, inventory_level FROM variants WHERE id=3") == [
-        ("44.00", "20", 9)
+        ("44.00", "20.00", 9)
     ]
     # One variants call, one products call, one adjustment (by product id for a product-tracked
     # item, by variant id for a variant), tagged with the run; confirmed by later reads.

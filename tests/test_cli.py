@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.sandbox import outside
+from tui_sync.sandbox.state import ensure_sandbox
 
 SCRIPT = str(Path(sys.executable).parent / "tui-sync")
 SIZE = 400
@@ -157,7 +157,7 @@ def test_updating_the_master_needs_yes(home: Path) -> None:
 def test_a_value_changed_since_read_is_a_conflict_not_overwritten(home: Path) -> None:
     row = q_rows(diff(home))[0]
     store_id = str(row["store"]["id"])  # type: ignore[index]
-    remote.set_value(state_path(home / "data"), "store", store_id, "quantity", 999)
+    outside.set_value(home / "data", "store", store_id, "quantity", 999)
     out = cli(home, "sync", "--to", "store", "--fields", "quantity", "--sku", str(row["sku"]))
     assert out.returncode == 1
     assert "conflict" in out.stdout

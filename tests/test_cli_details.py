@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli_helpers import SCRIPT, fingerprint, one_line, run, text
 from tui_sync import cli
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.sandbox.state import ensure_sandbox, sandbox_dir
 
 SIZE = 300
 TO_STORE = ("sync", "--pair", "sandbox", "--to", "store")
@@ -62,7 +62,7 @@ def test_the_console_without_a_terminal_refuses_in_one_line(
     assert "needs a terminal" in one_line(out.stderr)
     assert out.stdout == b""
     if "demo" in args:
-        assert not state_path(tmp_path / "data").exists()  # nothing generated for nothing
+        assert not sandbox_dir(tmp_path / "data").exists()  # nothing generated for nothing
 
 
 def test_a_pair_whose_connector_cannot_open_is_one_line(tmp_path: Path) -> None:

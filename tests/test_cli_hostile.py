@@ -14,8 +14,8 @@ from rich.cells import cell_len  # an independent measure of terminal cells (tes
 
 from tests.cli_helpers import run, text
 from tui_sync.model import Side
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.sandbox import outside
+from tui_sync.sandbox.state import ensure_sandbox
 
 HOSTILE = {
     "osc0": "\x1b]0;pwned\x07",
@@ -58,20 +58,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     rows = json.loads(run(home, "diff", "--pair", "sandbox", "--json").stdout)
     targets = [r for r in rows if r["status"] == "out_of_sync" and r["cells"]["P"] == "N"]
     assert len(targets) > len(HOSTILE) + 1
-    path = state_path(home / "data")
+    path = home / "data"
     planted: dict[str, str] = {}
     for (label, hostile), row in zip(HOSTILE.items(), targets, strict=False):
         sku = f"H-{label}-{hostile}-{row['sku']}"
         planted[label] = sku
         for side in ("store", "backoffice"):
-            remote.set_text(path, side, row[side]["id"], "sku", sku)
-            remote.set_text(path, side, row[side]["id"], "name", f"{hostile} name {label}")
+            outside.set_text(path, side, row[side]["id"], "sku", sku)
+            outside.set_text(path, side, row[side]["id"], "name", f"{hostile} name {label}")
     long_row = targets[len(HOSTILE)]
-    remote.set_text(path, "store", long_row["store"]["id"], "name", LONG_NAME)
+    outside.set_text(path, "store", long_row["store"]["id"], "name", LONG_NAME)
     long_sku = "LONG-" + "X" * 60 + "-END"
     sides: tuple[Side, ...] = ("store", "backoffice")
     for side in sides:
-        remote.set_text(path, side, long_row[side]["id"], "sku", long_sku)
+        outside.set_text(path, side, long_row[side]["id"], "sku", long_sku)
     planted["long"] = long_sku
     out = run(home, "refresh", "--pair", "sandbox")
     assert out.returncode == 0, text(out)
@@ -160,15 +160,15 @@ def test_unknown_hostile_sku_is_echoed_inert(home: dict[str, object]) -> None:
 
 
 def test_csv_neutralises_formulas_and_keeps_numbers(home: dict[str, object]) -> None:
-    path = state_path(_home(home) / "data")
+    path = _home(home) / "data"
     fixture = _home(home)
     rows = json.loads(run(fixture, "diff", "--pair", "sandbox", "--json").stdout)
     matched = [r for r in rows if r["status"] == "in_sync" and r["store"] and r["backoffice"]]
     formulas = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
     for formula, row in zip(formulas, matched, strict=False):
-        remote.set_text(path, "store", row["store"]["id"], "name", formula)
+        outside.set_text(path, "store", row["store"]["id"], "name", formula)
     negative = matched[len(formulas)]
-    remote.set_value(path, "backoffice", negative["backoffice"]["id"], "quantity", -7)
+    outside.set_value(path, "backoffice", negative["backoffice"]["id"], "quantity", -7)
     assert run(fixture, "refresh").returncode == 0
     out = run(fixture, "diff", "--pair", "sandbox", "--csv")
     assert out.returncode == 0

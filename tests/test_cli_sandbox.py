@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import one_line, run, text
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.sandbox import state
+from tui_sync.sandbox.state import ensure_sandbox, sandbox_dir
 
 COMMANDS = [
     ("sync", "--pair", "sandbox", "--to", "store", "--fields", "price", "--all", "--dry-run"),
@@ -21,7 +21,9 @@ COMMANDS = [
 
 
 def _damaged(home: Path, how: str) -> bytes:
-    path = state_path(home / "data")
+    """One of the two vendors' files damaged (the books for some, the store for others)."""
+    books = how in ("corrupt", "empty")
+    path = (state.books_path if books else state.store_path)(home / "data")
     data = path.read_bytes()
     if how == "corrupt":
         data = b"this is not a database at all" * 200
@@ -65,9 +67,11 @@ def test_an_unusable_sandbox_is_reported_and_kept(
     else:
         assert out.returncode == 2, text(out)
         line = one_line(out.stderr)
-        assert str(state_path(home / "data")) in line and "tui-sync sandbox --reset" in line
+        assert str(sandbox_dir(home / "data")) in line and "tui-sync sandbox --reset" in line
         assert b"Traceback" not in out.stderr
-    assert state_path(home / "data").read_bytes() == data
+    books = how in ("corrupt", "empty")
+    path = (state.books_path if books else state.store_path)(home / "data")
+    assert path.read_bytes() == data
     assert sorted(p.name for p in (home / "data").iterdir() if p.name.startswith("sandbox"))
 
 
@@ -78,24 +82,45 @@ def test_only_reset_replaces_an_unusable_sandbox(home: Path) -> None:
     out = run(home, "sandbox", "--reset", "--size", "200")
     assert out.returncode == 0, text(out)
     assert out.stdout.startswith(b"sandbox: generated 200-SKU catalog at ")
-    info = remote.info(state_path(home / "data"))
+    info = state.info(home / "data")
     assert info is not None and info["size"] == 200
 
 
+def test_a_sandbox_being_written_by_another_process_is_read_not_regenerated(
+    home: Path,
+) -> None:
+    """WAL: another process in the middle of a long write (the console's sync) does not stop
+    a CLI refresh from reading the store, nor makes the sandbox look unusable."""
+    path = state.store_path(home / "data")
+    holder = sqlite3.connect(path, isolation_level=None)
+    # Without WAL, an exclusive write lock would keep every reader out until it commits.
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE products SET name = name")
+    try:
+        assert not ensure_sandbox(home / "data")  # usable: kept, not regenerated
+        out = run(home, "refresh")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert out.returncode == 0, text(out)
+    assert b"store items" in out.stdout
+
+
 def test_a_locked_sandbox_says_so_and_is_kept(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = state_path(home / "data")
+    path = state.books_path(home / "data")
     before = path.read_bytes()
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a long write
-    monkeypatch.setattr(remote, "LOCK_TIMEOUT", 0.05)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")  # a process that keeps it to itself
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(state, "LOCK_TIMEOUT", 0.05)
     try:
-        with pytest.raises(remote.SandboxStateError) as raised:
+        with pytest.raises(state.SandboxStateError) as raised:
             ensure_sandbox(home / "data")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert "is locked by another process" in str(raised.value)
-    assert str(path) in str(raised.value)
+    assert str(sandbox_dir(home / "data")) in str(raised.value)
     assert path.read_bytes() == before
 
 

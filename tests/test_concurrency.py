@@ -31,7 +31,7 @@ from tui_sync.config import SANDBOX_PAIR
 from tui_sync.connectors import capabilities
 from tui_sync.lock import PairBusy, PairLock
 from tui_sync.model import Row
-from tui_sync.sandbox import remote
+from tui_sync.sandbox import outside, pair
 from tui_sync.views import iter_rows
 
 SIZE = 300
@@ -74,13 +74,11 @@ def skus(rows: Sequence[Row]) -> str:
 def written_once(home: Home, rows: Sequence[Row]) -> None:
     """Every row's store quantity is the back office's, applied exactly once."""
     ids = {r.store.id: r for r in rows if r.store}
-    applied = [w for w in remote.applied_writes(home.state) if w[2] in ids]
-    assert sorted(w[2] for w in applied) == sorted(ids)
+    applied = [w for w in outside.applied_writes(home.data) if w[1] in ids]
+    assert sorted(w[1] for w in applied) == sorted(ids)
     for item_id, row in ids.items():
         assert row.backoffice is not None
-        assert remote_value(home.state, "store", item_id, "quantity") == str(
-            row.backoffice.quantity
-        )
+        assert remote_value(home.data, "store", item_id, "quantity") == str(row.backoffice.quantity)
 
 
 def refused_in_one_line(out: subprocess.CompletedProcess[str], names: str) -> None:
@@ -93,7 +91,7 @@ def refused_in_one_line(out: subprocess.CompletedProcess[str], names: str) -> No
 def test_a_sync_during_a_refresh_refuses_in_one_line(home: Home) -> None:
     rows = q_rows(home, 3)
     # An incremental refresh with nothing new waits once per side (at once): twice as long.
-    remote.set_faults(home.state, latency_ms=2 * HOLD_MS)
+    pair.set_latency(home.data, 2 * HOLD_MS)
     slow = home.popen("refresh")
     record = held_by(home, "refresh")
     out = home.run(*QTY, skus(rows))
@@ -101,16 +99,16 @@ def test_a_sync_during_a_refresh_refuses_in_one_line(home: Home) -> None:
     refused_in_one_line(out, "refresh")
     assert f"(pid {slow.pid})" in out.stderr
     assert slow.wait(timeout=60) == 0
-    assert run_ids(home.data) == [] and remote.applied_writes(home.state) == []
+    assert run_ids(home.data) == [] and outside.applied_writes(home.data) == []
     assert record["pid"] == slow.pid
-    remote.set_faults(home.state, latency_ms=None)
+    pair.set_latency(home.data, None)
     home.ok(*QTY, skus(rows))  # the pair is free again
     written_once(home, rows)
 
 
 def test_a_refresh_during_a_sync_refuses_and_the_sync_settles_all(home: Home) -> None:
     rows = q_rows(home, 4)
-    remote.set_faults(home.state, latency_ms=HOLD_MS)
+    pair.set_latency(home.data, HOLD_MS)
     slow = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     out = home.run("refresh")
@@ -124,7 +122,7 @@ def test_a_refresh_during_a_sync_refuses_and_the_sync_settles_all(home: Home) ->
 
 def test_two_syncs_of_one_pair_the_second_refuses_naming_the_run(home: Home) -> None:
     rows = q_rows(home, 4)
-    remote.set_faults(home.state, latency_ms=HOLD_MS)
+    pair.set_latency(home.data, HOLD_MS)
     first = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     second = home.run(*QTY, skus(rows))
@@ -149,7 +147,7 @@ def test_a_second_sync_that_waits_queues_behind_the_first_and_doubles_nothing(
             capabilities(SANDBOX_PAIR.store, "store"),
             capabilities(SANDBOX_PAIR.backoffice, "backoffice"),
         )
-    remote.set_faults(home.state, latency_ms=HOLD_MS)
+    pair.set_latency(home.data, HOLD_MS)
     first = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     with pytest.raises(PairBusy, match=f"busy: sync {record['run']} since"):
@@ -169,7 +167,7 @@ def test_a_second_sync_that_waits_queues_behind_the_first_and_doubles_nothing(
 
 def test_a_killed_holder_frees_the_pair_at_once(home: Home) -> None:
     rows = q_rows(home, 3)
-    remote.set_faults(home.state, latency_ms=HOLD_MS)
+    pair.set_latency(home.data, HOLD_MS)
     slow = home.popen(*QTY, skus(rows))
     held_by(home, "sync", with_run=True)
     wait_for("a batch journaled", lambda: bool(journal_entries(home.data)))
@@ -177,6 +175,6 @@ def test_a_killed_holder_frees_the_pair_at_once(home: Home) -> None:
     slow.wait(timeout=10)
     with PairLock(home.data, PAIR, "test"):  # no wait: flock went with the process
         pass
-    remote.set_faults(home.state, latency_ms=None)
+    pair.set_latency(home.data, None)
     home.ok("refresh")  # holds the pair, and settles what the killed sync left unknown
     assert "unknown" not in {e.result for e in journal_entries(home.data)}

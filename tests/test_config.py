@@ -205,7 +205,7 @@ price_tolerance = 0
     assert a.schedule == timedelta(hours=1, minutes=30)
     assert a.pending_statuses == ("Pending", "Awaiting Fulfillment")
     assert b.price_tolerance == Decimal("0")
-    assert b.store.kind == "sandbox"
+    assert b.store.kind == "bigcommerce"  # the sandbox's store, served on loopback
 
 
 # -- errors: one line, naming the key --------------------------------------------------------
@@ -324,8 +324,12 @@ def test_missing_file_is_the_sandbox_only(tmp_path: Path) -> None:
     assert config == Config(None, {}, {})
     assert config.pair(None) is SANDBOX_PAIR
     assert config.pair("sandbox") is SANDBOX_PAIR
-    assert SANDBOX_PAIR.store.settings == {"side": "store"}
-    assert SANDBOX_PAIR.backoffice.settings == {"side": "backoffice"}
+    # A BigCommerce store and a QuickBooks company on loopback, with sandbox-only secrets.
+    assert (SANDBOX_PAIR.store.kind, SANDBOX_PAIR.backoffice.kind) == ("bigcommerce", "quickbooks")
+    for connection in (SANDBOX_PAIR.store, SANDBOX_PAIR.backoffice):
+        assert str(connection.settings["api_url"]).startswith("http://127.0.0.1:")
+        secrets = [v for v in connection.settings.values() if isinstance(v, Secret)]
+        assert secrets and all(s.reveal().startswith("sandbox-") for s in secrets)
     assert (SANDBOX_PAIR.master, SANDBOX_PAIR.fields) == ("backoffice", ("quantity", "price"))
 
 

@@ -23,7 +23,7 @@ from tui_sync import guards
 from tui_sync.cache import Cache
 from tui_sync.config import ConfigError, load_config
 from tui_sync.model import Change, Plan
-from tui_sync.sandbox import remote
+from tui_sync.sandbox import outside
 
 LIMITS = guards.Thresholds()
 
@@ -214,30 +214,19 @@ def test_sync_refuses_a_mass_zeroing_until_confirmed_with_both_flags(home: Home)
 
 
 def test_sync_refuses_a_plan_built_on_a_short_read(home: Home) -> None:
-    conn = sqlite3.connect(home.state, timeout=30)
-    try:
-        with conn:
-            now = remote.tick(conn)
-            gone = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM items WHERE side = 'backoffice' ORDER BY rowid DESC LIMIT 100"
-                )
-            ]
-            conn.executemany(
-                "DELETE FROM items WHERE side = 'backoffice' AND id = ?", [(i,) for i in gone]
-            )
-            conn.executemany(
-                "INSERT INTO deleted VALUES ('backoffice', ?, ?)", [(i, now) for i in gone]
-            )
-    finally:
-        conn.close()
+    with Cache.open(home.data) as cache:
+        info = cache.refresh_info("sandbox")
+    assert info is not None
+    read_before = info.backoffice_items
+    # A hundred items gone from the books' answer (made inactive: QuickBooks deletes nothing).
+    for item_id in list(outside.skus(home.data, "backoffice"))[-100:]:
+        outside.delete_item(home.data, "backoffice", item_id)
     home.ok("refresh")
     out = home.run("sync", "--to", "store", "--fields", "both", "--all")
     assert out.returncode == 1, out.stderr
     assert (
-        "tui-sync: guard: short read: the back office read 388 items, 488 the refresh before"
-        in out.stderr
+        f"tui-sync: guard: short read: the back office read {read_before - 100:,} items, "
+        f"{read_before:,} the refresh before" in out.stderr
     )
     # Read short twice running, it is still refused: a short read never becomes the baseline.
     home.ok("refresh")
@@ -245,7 +234,8 @@ def test_sync_refuses_a_plan_built_on_a_short_read(home: Home) -> None:
     home.ok("sync", "--to", "store", "--fields", "both", "--all", "--yes", "--allow-mass-change")
     with Cache.open(home.data) as cache:
         info = cache.refresh_info("sandbox")
-    assert info is not None and info.prev_backoffice_items == 388  # confirmed: the new baseline
+    # Confirmed: the new baseline.
+    assert info is not None and info.prev_backoffice_items == read_before - 100
 
 
 def test_plan_hash_applies_the_plan_shown_and_refuses_a_changed_one(home: Home) -> None:
@@ -259,7 +249,7 @@ def test_plan_hash_applies_the_plan_shown_and_refuses_a_changed_one(home: Home) 
     # A back-office price moves after the plan was shown: the plan now is not the one shown.
     moved = rows[0].backoffice
     assert moved is not None and moved.price is not None
-    remote.set_value(home.state, "backoffice", moved.id, "price", moved.price + Decimal("1.25"))
+    outside.set_value(home.data, "backoffice", moved.id, "price", moved.price + Decimal("1.25"))
     home.ok("refresh")
     before = fingerprint(home.root)
     out = home.run(*args, "--plan-hash", planned)

@@ -1,4 +1,5 @@
-"""The built-in sandbox: seeded catalog, persisted remote state and the in-process connector."""
+"""The built-in sandbox pair: the seeded catalog laid out as a BigCommerce store and a QuickBooks
+company, persisted in the data dir, served on loopback and read through the real connectors."""
 
 from __future__ import annotations
 
@@ -6,35 +7,55 @@ import asyncio
 import re
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tui_sync.cache import name_bare, name_key, sku_key
-from tui_sync.connectors.base import Connector, ConnectorError, Progress
-from tui_sync.connectors.sandbox import SandboxConnector
-from tui_sync.model import Batch, Change, Item, Side
-from tui_sync.sandbox import catalog, remote
+from tui_sync.config import SANDBOX_PAIR
+from tui_sync.connectors import Connectors, pair_connectors
+from tui_sync.connectors.base import ConnectorError
+from tui_sync.model import Item, PendingLine, Side
+from tui_sync.sandbox import catalog, outside, pair, seed, state
+from tui_sync.sandbox.state import SandboxStateError, ensure_sandbox
+
+T = TypeVar("T")
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    path = tmp_path / "sandbox.db"
-    catalog.generate(path, 2000)
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sandbox") / "data"
+    ensure_sandbox(path, size=2000)
     return path
 
 
-async def _read(path: Path, side: Side, progress: Progress | None = None) -> list[Item]:
-    connector = SandboxConnector(path, side)
-    try:
-        return [item async for page in connector.read_items(None, progress) for item in page]
-    finally:
-        await connector.aclose()
+def through(data_dir: Path, work: Callable[[Connectors], Awaitable[T]]) -> T:
+    """`work` on the sandbox pair's two connectors, over HTTP, its servers started for it."""
+
+    async def run() -> T:
+        async with pair_connectors(data_dir, SANDBOX_PAIR) as connectors:
+            return await work(connectors)
+
+    return asyncio.run(run())
 
 
-def read(path: Path, side: Side, progress: Progress | None = None) -> list[Item]:
-    return asyncio.run(_read(path, side, progress))
+async def _all(connectors: Connectors, side: Side) -> list[Item]:
+    return [item async for page in connectors[side].read_items() for item in page]
+
+
+def read(data_dir: Path) -> tuple[list[Item], list[Item], list[PendingLine]]:
+    """Both sides' items, and the store's pending order lines not yet posted in the books."""
+
+    async def work(c: Connectors) -> tuple[list[Item], list[Item], list[PendingLine]]:
+        lines = await c.store.read_pending()
+        posted = await c.backoffice.posted_orders([line.order_id for line in lines])
+        waiting = [line for line in lines if line.order_id not in posted]
+        return await _all(c, "store"), await _all(c, "backoffice"), waiting
+
+    return through(data_dir, work)
 
 
 def by_key(items: list[Item], side: Side) -> dict[str, list[Item]]:
@@ -45,46 +66,59 @@ def by_key(items: list[Item], side: Side) -> dict[str, list[Item]]:
     return keyed
 
 
-def dump(path: Path) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
+def dump(data_dir: Path) -> list[tuple[object, ...]]:
+    """Both vendors' state but the clock (stamps are "entered a month ago", from now)."""
+    rows: list[tuple[object, ...]] = []
+    conn = sqlite3.connect(state.store_path(data_dir))
     try:
-        items = conn.execute("SELECT * FROM items ORDER BY rowid").fetchall()
-        return items + conn.execute("SELECT * FROM orders ORDER BY rowid").fetchall()
+        rows += conn.execute(
+            "SELECT id, name, sku, brand_id, price, cost_price, inventory_level, "
+            "inventory_tracking, base_variant_id FROM products"
+        ).fetchall()
+        for table in ("variants", "brands", "orders", "order_products"):
+            rows += conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
     finally:
         conn.close()
+    conn = sqlite3.connect(state.books_path(data_dir))
+    try:
+        rows += conn.execute("SELECT id, type, active, body FROM items ORDER BY id").fetchall()
+        rows += conn.execute("SELECT entity, id, doc_number, body FROM docs").fetchall()
+    finally:
+        conn.close()
+    return rows  # fmt: skip
 
 
-def test_generation_is_deterministic_per_seed(tmp_path: Path) -> None:
-    for name, seed in (("a.db", 7), ("b.db", 7), ("c.db", 8)):
-        catalog.generate(tmp_path / name, 500, seed=seed)
-    assert dump(tmp_path / "a.db") == dump(tmp_path / "b.db")
-    assert dump(tmp_path / "a.db") != dump(tmp_path / "c.db")
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        ensure_sandbox(tmp_path / name, size=500)
+    assert dump(tmp_path / "a") == dump(tmp_path / "b")
+    ensure_sandbox(tmp_path / "b", size=600)
+    assert dump(tmp_path / "a") != dump(tmp_path / "b")
 
 
-def test_info_and_counts(state: Path) -> None:
-    info = remote.info(state)
+def test_info_and_counts(data_dir: Path) -> None:
+    info = state.info(data_dir)
     assert info is not None
     assert (info["size"], info["seed"]) == (2000, 7)
-    for side in ("store", "backoffice"):
-        items = read(state, side)
-        assert info[f"{side}_items"] == len(items)
-        sellable = sum(not item.is_base for item in items)
-        assert 1900 <= sellable <= 2100
-    assert remote.info(state.with_name("nothing.db")) is None
+    store, books, _ = read(data_dir)
+    # Every catalog item is one item of its vendor, bases included.
+    assert info["store_items"] == len(store)
+    assert info["backoffice_items"] == len(books)
+    for items in (store, books):
+        assert 1900 <= sum(not item.is_base for item in items) <= 2100
+    assert state.info(data_dir.parent / "nothing") is None
 
 
 @pytest.mark.parametrize("size", [400, 2000])
-def test_every_planted_situation_is_present(tmp_path: Path, size: int) -> None:
-    path = tmp_path / "sandbox.db"
-    catalog.generate(path, size)
-    store_items, bo_items = read(path, "store"), read(path, "backoffice")
+def test_every_planted_situation_is_present(tmp_path: Path, data_dir: Path, size: int) -> None:
+    if size != 2000:
+        data_dir = tmp_path / "data"
+        ensure_sandbox(data_dir, size=size)
+    store_items, bo_items, lines = read(data_dir)
     store, bo = by_key(store_items, "store"), by_key(bo_items, "backoffice")
     pending: Counter[str] = Counter()
-    connector = SandboxConnector(path, "store")
-    for line in asyncio.run(connector.read_pending()):
+    for line in lines:
         pending[sku_key(line.sku, "store", "")] += int(line.quantity)
-    asyncio.run(connector.aclose())
-
     seen: Counter[str] = Counter()
     for key in store.keys() & bo.keys():
         if len(store[key]) > 1 or len(bo[key]) > 1:
@@ -97,8 +131,7 @@ def test_every_planted_situation_is_present(tmp_path: Path, size: int) -> None:
         if name_key(s.name) != name_key(b.name):
             same_bare = name_bare(s.name, s.sku) == name_bare(b.name, b.sku)
             seen["NS" if same_bare else "N"] += 1
-        seen["IV"] += s.options != b.options or (s.parent_id is None) != (b.parent_id is None)
-        seen["B"] += s.brand != b.brand
+        seen["unlinked variant"] += (s.parent_id is None) != (b.parent_id is None)
         seen["C"] += s.cost != b.cost
         seen["P"] += s.price != b.price
         assert s.quantity is not None and b.quantity is not None
@@ -112,154 +145,145 @@ def test_every_planted_situation_is_present(tmp_path: Path, size: int) -> None:
     seen["store_only"] = len(store.keys() - bo.keys())
     seen["backoffice_only"] = len(bo.keys() - store.keys())
     scale = size / 2000
+    # As the catalog draws them per 2,000 SKUs. A store variant has no name of its own (the
+    # product's, with its option values), so a SKU appended only to it is not there; a
+    # hostile name (one in HOSTILE_EVERY) is a name that differs.
     for code, per_2000 in {
-        "Q": 60, "P": 40, "N": 15, "NS": 15, "IV": 15, "B": 15, "C": 15, "QN": 15, "QP": 12,
-        "QO": 5, "in_orders_no_gap": 5, "store_only": 15, "backoffice_only": 15,
-        "duplicate": 4, "case_or_space": 10,
+        "Q": 60, "P": 40, "N": 15, "NS": 7, "C": 15, "QN": 15, "QP": 12, "QO": 5,
+        "in_orders_no_gap": 5, "store_only": 15, "backoffice_only": 15, "duplicate": 4,
+        "case_or_space": 10,
     }.items():  # fmt: skip
         expected = max(1, round(per_2000 * scale))
         assert expected * 0.5 <= seen[code] <= expected * 1.6 + 2, (code, seen[code], expected)
 
-    # Store-side rules: never a negative quantity, "product:variant" ids, bases group 2-5 variants.
+    # A variant the books never linked to its group (about 4 in 2,000).
+    assert size < 2000 or seen["unlinked variant"] >= 1
+    # Store rules: never a negative quantity, "product" or "product:variant" ids, bases of
+    # 2-5 variants; the back office's bases are Group items, its ids numbers.
     assert all(item.quantity is None or item.quantity >= 0 for item in store_items)
     assert all(re.fullmatch(r"\d+(:\d+)?", item.id) for item in store_items)
     assert all(item.id.isdigit() for item in bo_items)
-    variants = Counter(item.parent_id for item in store_items if item.parent_id)
-    bases = {item.id for item in store_items if item.is_base}
-    assert set(variants) == bases and all(2 <= n <= 5 for n in variants.values())
+    assert any(item.quantity is not None and item.quantity < 0 for item in bo_items)
+    for items in (store_items, bo_items):
+        variants = Counter(item.parent_id for item in items if item.parent_id)
+        bases = {item.id for item in items if item.is_base}
+        assert set(variants) == bases and all(1 <= n <= 5 for n in variants.values())
     for item in store_items:
-        if item.price is not None and item.cost is not None:
+        if item.price is not None and item.cost is not None and not item.is_base:
             assert item.cost < item.price and item.price.as_tuple().exponent == -2
 
 
-def test_variant_skus_and_options(state: Path) -> None:
-    items = read(state, "store")
+def test_variants_carry_options_and_their_products_sku(data_dir: Path) -> None:
+    items = read(data_dir)[0]
     bases = {item.id: item for item in items if item.is_base}
     variant = next(item for item in items if item.parent_id)
     base = bases[variant.parent_id or ""]
     assert variant.sku is not None and base.sku is not None
     assert variant.sku.startswith(base.sku + "-")
     assert [name for name, _ in variant.options] == ["Color", "Size"]
+    assert variant.name == f"{base.name} ({variant.options[0][1]}, {variant.options[1][1]})"
     assert base.quantity is None and isinstance(variant.price, Decimal)
 
 
-def test_progress_reaches_total(state: Path) -> None:
-    calls: list[tuple[int, int | None]] = []
-    count = len(read(state, "backoffice", lambda done, total: calls.append((done, total))))
-    assert calls[-1] == (count, count)
-    assert len(calls) >= count // 1000 + 1
-    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+def test_hostile_names_are_in_the_catalog(data_dir: Path) -> None:
+    store, books, _ = read(data_dir)
+    names = [item.name for item in store + books]
+    assert any("\x1b[" in name for name in names)
+    assert any("[bold]" in name for name in names)
+    assert any("\u202e" in name for name in names)
 
 
-async def test_pending_and_posted_orders(state: Path) -> None:
-    store, bo = SandboxConnector(state, "store"), SandboxConnector(state, "backoffice")
-    lines = await store.read_pending()
+def test_pending_orders_some_already_posted_in_the_books(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ensure_sandbox(data_dir, size=2000)
+
+    async def orders(c: Connectors) -> tuple[list[PendingLine], set[str]]:
+        lines = await c.store.read_pending()
+        return lines, await c.backoffice.posted_orders([line.order_id for line in lines])
+
+    lines, posted = through(data_dir, orders)
     assert lines and all(line.quantity > 0 for line in lines)
-    assert await bo.read_pending() == []
-    ids = [line.order_id for line in lines]
-    assert await bo.posted_orders(ids) == set()
-    remote.post_order(state, ids[0])
-    assert await bo.posted_orders([*ids, "no-such-order"]) == {ids[0]}
-    assert ids[0] not in {line.order_id for line in await store.read_pending()}
-    await store.aclose()
-    await bo.aclose()
+    # Awaiting shipment in the store, already invoiced (or receipted) in the books.
+    assert posted and posted < {line.order_id for line in lines}
+    waiting = sorted({line.order_id for line in lines} - posted, key=int)
+    outside.post_order(data_dir, waiting[0], "Invoice")
+    _, now = through(data_dir, orders)
+    assert now == posted | {waiting[0]}
 
 
-async def first_variant(path: Path, side: Side) -> Item:
-    items = await _read(path, side)
-    return next(item for item in items if not item.is_base and (item.quantity or 0) > 0)
+def test_a_change_behind_our_back_is_read_with_a_new_version(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ensure_sandbox(data_dir, size=300)
+
+    async def items(c: Connectors) -> dict[tuple[Side, str], Item]:
+        found: dict[tuple[Side, str], Item] = {("store", i.id): i for i in await _all(c, "store")}
+        found.update({("backoffice", i.id): i for i in await _all(c, "backoffice")})
+        return found
+
+    before = through(data_dir, items)
+    store = next(i for (side, _), i in before.items() if side == "store" and i.quantity)
+    books = next(i for (side, _), i in before.items() if side == "backoffice" and i.price)
+    outside.set_value(data_dir, "store", store.id, "quantity", 123)
+    outside.set_value(data_dir, "backoffice", books.id, "price", "77.5")
+    after = through(data_dir, items)
+    assert after[("store", store.id)].quantity == 123
+    assert after[("backoffice", books.id)].price == Decimal("77.5")
+    assert after[("backoffice", books.id)].version != books.version  # a new SyncToken
+    assert outside.value(data_dir, "backoffice", books.id, "price") == "77.5"
 
 
-async def test_write_done_conflict_rejected(state: Path) -> None:
-    item = await first_variant(state, "store")
-    assert item.sku is not None and item.quantity is not None and item.price is not None
-    connector: Connector = SandboxConnector(state, "store")
-    assert connector.kind == "sandbox" and connector.capabilities.batch_size == 50
-    sku = item.sku
+def test_the_pair_is_loopback_only_and_unserved_outside_its_servers(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ensure_sandbox(data_dir, size=100)
+    for connection in (SANDBOX_PAIR.store, SANDBOX_PAIR.backoffice):
+        assert str(connection.settings["api_url"]).startswith("http://127.0.0.1:")
+    with pair.serving(data_dir, SANDBOX_PAIR) as served:
+        for connection in (served.store, served.backoffice):
+            assert str(connection.settings["api_url"]).startswith("http://127.0.0.1:")
+            assert connection.settings["api_url"] != SANDBOX_PAIR.store.settings["api_url"]
+        assert str(served.backoffice.settings["token_url"]).startswith("http://127.0.0.1:")
 
-    def change(n: int, field: str, before: object, after: object, item_id: str = item.id) -> Change:
-        return Change(sku, "store", item_id, field, before, after, item.version, id=n)  # type: ignore[arg-type]
+    # Without its servers, the pair's placeholder origin answers nothing: a clear error.
+    async def unserved() -> None:
+        from tui_sync.connectors import _opened
+        from tui_sync.connectors.http import new_client
 
-    batch = Batch(
-        "k-1",
-        (
-            change(1, "quantity", item.quantity, item.quantity + 5),
-            change(2, "price", item.price, item.price + Decimal("1.50")),
-            change(3, "quantity", 12345, 1),
-            change(4, "quantity", item.quantity + 5, -3),
-            change(5, "quantity", 0, 1, item_id="999999:1"),
-            change(6, "price", item.price + Decimal("1.50"), Decimal("12.345")),
-        ),
-    )
-    results = {r.change_id: r for r in await connector.write(batch)}
-    assert [results[n].outcome for n in range(1, 7)] == [
-        "done",
-        "done",
-        "conflict",
-        "rejected",
-        "rejected",
-        "rejected",
-    ]
-    assert results[1].version == str(int(item.version or 0) + 1)
-    assert results[2].version == str(int(item.version or 0) + 2)
-    assert results[2].value == item.price + Decimal("1.50")
-    assert results[3].reason == f"quantity is {item.quantity + 5} now, was 12345 when read"
-    assert results[3].value == item.quantity + 5
-    assert results[4].reason == f"{sku} quantity: the store cannot hold a negative quantity"
-    assert results[5].reason == f"{sku}: item no longer exists"
-    # The store keeps 2 decimals: it says so rather than rounding behind our back.
-    assert results[6].reason == f"{sku} price: 12.345 has more than 2 decimals"
-    # The same idempotency key again applies nothing twice.
-    again = {r.change_id: r for r in await connector.write(batch)}
-    assert again[1].outcome == "done" and again[1].value == item.quantity + 5
-    assert len([w for w in remote.applied_writes(state) if w[0] == "k-1"]) == 2
-    await connector.aclose()
+        async with new_client() as client, _opened(data_dir, SANDBOX_PAIR, client) as c:
+            [item async for page in c.store.read_items() for item in page]
 
-    # Persisted: a new instance (a later refresh) sees the written values and version.
-    fresh = next(i for i in await _read(state, "store") if i.id == item.id)
-    assert fresh.quantity == item.quantity + 5 and fresh.price == item.price + Decimal("1.50")
-    assert fresh.version == results[2].version
-
-
-async def test_changed_behind_our_back_is_a_conflict(state: Path) -> None:
-    item = await first_variant(state, "backoffice")
-    assert item.quantity is not None
-    remote.set_value(state, "backoffice", item.id, "quantity", item.quantity + 2)
-    connector = SandboxConnector(state, "backoffice")
-    assert not connector.capabilities.multi_field_write
-    before = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity, -4, id=1)
-    (result,) = await connector.write(Batch("a", (before,)))
-    assert result.outcome == "conflict"
-    fresh = Change(item.sku or "", "backoffice", item.id, "quantity", item.quantity + 2, -4, id=1)
-    (result,) = await connector.write(Batch("b", (fresh,)))  # the back office may go negative
-    assert result.outcome == "done"
-    await connector.aclose()
-    assert next(i for i in await _read(state, "backoffice") if i.id == item.id).quantity == -4
-    with pytest.raises(LookupError):
-        remote.set_value(state, "backoffice", "no-such-id", "price", Decimal("1"))
+    with pytest.raises(ConnectorError):
+        asyncio.run(unserved())
 
 
 def test_missing_or_corrupt_state_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConnectorError, match=r"sandbox state not found; run `tui-sync demo"):
-        SandboxConnector(tmp_path / "sandbox.db", "store")
-    assert not (tmp_path / "sandbox.db").exists()
-    bad = tmp_path / "bad.db"
-    bad.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ConnectorError) as raised:
-        SandboxConnector(bad, "store")
-    assert "\n" not in str(raised.value) and "demo --reset" in str(raised.value)
+    data_dir = tmp_path / "data"
+    ensure_sandbox(data_dir, size=100)
+    books = state.books_path(data_dir)
+    books.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SandboxStateError) as raised:
+        state.info(data_dir)
+    message = str(raised.value)
+    assert "\n" not in message and "--reset" in message and "quickbooks.db" in message
+    with pytest.raises(SandboxStateError):
+        ensure_sandbox(data_dir)  # never generated over
+    assert books.read_bytes() == b"this is not a database" * 100
+    assert ensure_sandbox(data_dir, reset=True)
+    assert state.info(data_dir) is not None
 
 
 def test_failed_generation_keeps_the_previous_state(
-    state: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = dump(state)
+    data_dir = tmp_path / "data"
+    ensure_sandbox(data_dir, size=200)
+    before = dump(data_dir)
 
-    def boom(self: object) -> None:
+    def boom(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(catalog._Generator, "run", boom)
+    monkeypatch.setattr(seed, "quickbooks", boom)
     with pytest.raises(RuntimeError):
-        catalog.generate(state, 100, seed=1)
-    assert dump(state) == before
-    assert sorted(p.name for p in state.parent.iterdir()) == ["sandbox.db"]
+        ensure_sandbox(data_dir, size=300)
+    assert dump(data_dir) == before
+    assert sorted(p.name for p in data_dir.iterdir()) == ["sandbox"]
+    assert catalog.MAX_SIZE == 1_000_000

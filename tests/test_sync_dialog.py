@@ -4,7 +4,6 @@ sync acts on are the ones the user chose and can see."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.conftest import make_app, settle
 from tests.screen import screen_text
 from tui_sync import journal
 from tui_sync.model import Row
+from tui_sync.sandbox import outside
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
 from tui_sync.tui.screens.sync_dialog import SyncDialog
@@ -27,13 +27,8 @@ def no_arm_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def remote(data_dir: Path) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(data_dir / "sandbox.db")
-    try:
-        return conn.execute(
-            "SELECT side, id, quantity, price, cost FROM items ORDER BY 1, 2"
-        ).fetchall()
-    finally:
-        conn.close()
+    """What the sandbox's two vendors hold: (side, id, quantity, price, cost)."""
+    return [(*key, *held) for key, held in sorted(outside.values(data_dir).items())]
 
 
 def runs(app: TuiSyncApp) -> int:

@@ -3,7 +3,7 @@ refreshed in, then every screen is opened and what would reach the terminal is c
 
 from __future__ import annotations
 
-import sqlite3
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +13,8 @@ from rich.cells import cell_len
 from tests.conftest import FIXED_TIME, settle
 from tests.screen import raw_controls, screen_strips, screen_text
 from tui_sync.config import SANDBOX_PAIR
+from tui_sync.model import Side
+from tui_sync.sandbox import outside
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.messages import WorkFailed
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
@@ -43,25 +45,26 @@ def no_arm_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 def plant(data_dir: Path) -> list[str]:
     """Hostile SKUs, names and brands on matched simple items of both sides, the store's
     quantity off by one so they are out of sync; returns the SKUs, in grid (SKU) order."""
-    conn = sqlite3.connect(data_dir / "sandbox.db")
-    with conn:
-        pairs = conn.execute(
-            "SELECT s.rowid, b.rowid FROM items s JOIN items b ON b.sku = s.sku "
-            "AND b.side = 'backoffice' WHERE s.side = 'store' AND s.is_base = 0 "
-            "AND s.parent_id IS NULL AND s.quantity IS NOT NULL ORDER BY s.sku LIMIT ?",
-            (len(HOSTILE),),
-        ).fetchall()
-        skus: list[str] = []
-        for (store, backoffice), (key, text) in zip(pairs, HOSTILE.items(), strict=True):
-            sku = f"AA{len(skus):02d}{text[:40]}{key}"
-            skus.append(sku)
-            for rowid in (store, backoffice):
-                conn.execute(
-                    "UPDATE items SET sku = ?, name = ?, brand = ? WHERE rowid = ?",
-                    (sku, f"{text} name {rowid}", f"{text} brand", rowid),
-                )
-            conn.execute("UPDATE items SET quantity = quantity + 1 WHERE rowid = ?", (store,))
-    conn.close()
+    store, books = outside.skus(data_dir, "store"), outside.skus(data_dir, "backoffice")
+    counts = Counter([*store.values(), *books.values()])
+    by_sku = {sku: item_id for item_id, sku in books.items() if sku and counts[sku] == 2}
+    held = outside.values(data_dir)
+    pairs = sorted(
+        (sku, item_id, by_sku[sku])
+        for item_id, sku in store.items()
+        if sku in by_sku and ":" not in item_id and held[("store", item_id)][0] is not None
+    )[: len(HOSTILE)]
+    skus: list[str] = []
+    for (_, store_id, books_id), (key, text) in zip(pairs, HOSTILE.items(), strict=True):
+        sku = f"AA{len(skus):02d}{text[:40]}{key}"
+        skus.append(sku)
+        sides: tuple[tuple[Side, str], ...] = (("store", store_id), ("backoffice", books_id))
+        for side, item_id in sides:
+            outside.set_text(data_dir, side, item_id, "sku", sku)
+            outside.set_text(data_dir, side, item_id, "name", f"{text} name {item_id}")
+        outside.set_text(data_dir, "store", store_id, "brand", f"{text} brand")
+        quantity = int(held[("store", store_id)][0] or 0) + 1
+        outside.set_value(data_dir, "store", store_id, "quantity", quantity)
     return sorted(skus)
 
 

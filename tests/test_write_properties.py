@@ -20,8 +20,8 @@ from tui_sync.connectors import capabilities
 from tui_sync.model import FIELDS, Change, Field, Side, other_side
 from tui_sync.money import Number
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import catalog, remote
-from tui_sync.sandbox.state import STATE_FILE
+from tui_sync.sandbox import outside
+from tui_sync.sandbox.state import FOLDER, ensure_sandbox
 from tui_sync.sync import apply, plan, plan_undo
 from tui_sync.views import iter_rows
 
@@ -31,15 +31,26 @@ CELL: dict[Field, str] = {"quantity": "Q", "price": "P", "cost": "C"}
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / STATE_FILE
-    catalog.generate(path, SIZE)
-    return path
+    path = tmp_path_factory.mktemp("template")
+    ensure_sandbox(path, size=SIZE)
+    return path / FOLDER
 
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[Path]:
     with ram_dir(tmp_path) as root:
         yield root
+
+
+def _same(held: str | None, value: Number | None) -> bool:
+    """A value as a vendor holds it (text) is the one written, whatever its trailing zeros."""
+    if held is None or value is None:
+        return held is None and value is None
+    return Decimal(held) == Decimal(value)
+
+
+def _number(held: str | None) -> Number | None:
+    return None if held is None else Decimal(held)
 
 
 def _value(field_name: Field, side: Side, n: int, places: int) -> Number:
@@ -59,7 +70,7 @@ perturbation = st.tuples(
 
 
 @settings(
-    max_examples=12,
+    max_examples=8,  # back-office writes go at QuickBooks' 10 a second
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -79,8 +90,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
 ) -> None:
     data = scratch / f"d{len(list(scratch.iterdir()))}"
     data.mkdir()
-    state = data / STATE_FILE
-    shutil.copy(template, state)
+    shutil.copytree(template, data / FOLDER)
     refresh(data, SANDBOX_PAIR)
     with Cache.open(data) as cache:
         rows = list(iter_rows(cache, PAIR))
@@ -88,7 +98,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
     for index, side, field_name, n, places in changes:
         item = matched[index % len(matched)].side(side)
         assert item is not None
-        remote.set_value(state, side, item.id, field_name, _value(field_name, side, n, places))
+        outside.set_value(data, side, item.id, field_name, _value(field_name, side, n, places))
     if changes:
         refresh(data, SANDBOX_PAIR)
         with Cache.open(data) as cache:
@@ -106,7 +116,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
             other_side(target),
         ),
     )
-    before = remote_items(state)
+    before = remote_items(data)
     run = apply(data, SANDBOX_PAIR, the_plan).run
 
     # Nothing changed outside: every write was done, and only planned fields moved.
@@ -116,7 +126,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
     planned: dict[tuple[str, str, str], Change] = {
         (c.side, c.item_id, c.field): c for c in the_plan.changes
     }
-    after = remote_items(state)
+    after = remote_items(data)
     assert after.keys() == before.keys()
     for (where, item_id), values in before.items():
         for k, field_name in enumerate(FIELDS):
@@ -124,7 +134,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
             if change is None:
                 assert after[(where, item_id)][k] == values[k], (where, item_id, field_name)
             else:
-                assert after[(where, item_id)][k] == remote.to_column(field_name, change.after)
+                assert _same(after[(where, item_id)][k], change.after), (where, item_id)
 
     # A fresh, full refresh reads every written field as S.
     refresh(data, SANDBOX_PAIR, full=True)
@@ -139,4 +149,7 @@ def test_sync_reads_equal_touches_nothing_else_and_undo_restores_exactly(
             undo = plan_undo(cache, SANDBOX_PAIR, run.run_id)
         undone = apply(data, SANDBOX_PAIR, undo, kind="undo", undoes=run.run_id).run
         assert {c.result for c in undone.changes} == {"done"}
-        assert remote_items(state) == before
+        restored = remote_items(data)
+        assert restored.keys() == before.keys()
+        for key, values in before.items():
+            assert all(_same(h, _number(v)) for h, v in zip(restored[key], values, strict=True))

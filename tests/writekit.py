@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from tui_sync.cache import Cache
-from tui_sync.model import Row, Status
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.model import Field, Row, Side, Status
+from tui_sync.sandbox import outside
+from tui_sync.sandbox.state import ensure_sandbox
 from tui_sync.views import iter_rows
 
 SCRIPT = str(Path(sys.executable).parent / "tui-sync")
@@ -60,10 +60,6 @@ class Home:
     @property
     def data(self) -> Path:
         return self.root / "data"
-
-    @property
-    def state(self) -> Path:
-        return state_path(self.data)
 
     def argv(self, *args: str) -> list[str]:
         base = [SCRIPT, "--config", str(self.root / "config.toml"), "--data-dir", str(self.data)]
@@ -164,48 +160,29 @@ def run_ids(data: Path) -> list[str]:
 # --- the sandbox's remote state -----------------------------------------------------------------
 
 
-def remote_items(state: Path) -> dict[tuple[str, str], tuple[object, ...]]:
-    """(side, id) -> (quantity, price, cost) as the sandbox holds them."""
-    conn = sqlite3.connect(state, timeout=30)
-    try:
-        return {
-            (str(s), str(i)): (q, p, c)
-            for s, i, q, p, c in conn.execute("SELECT side, id, quantity, price, cost FROM items")
-        }
-    finally:
-        conn.close()
+def remote_items(data: Path) -> dict[tuple[str, str], tuple[str | None, ...]]:
+    """(side, id) -> (quantity, price, cost) as the sandbox's two vendors hold them (text)."""
+    return {(side, item_id): held for (side, item_id), held in outside.values(data).items()}
 
 
-def remote_value(state: Path, side: str, item_id: str, field: str) -> str | None:
-    values = remote_items(state).get((side, item_id))
-    assert values is not None, (side, item_id)
-    value = values[("quantity", "price", "cost").index(field)]
-    return None if value is None else str(value)
+def remote_value(data: Path, side: Side, item_id: str, field: Field) -> str | None:
+    return outside.value(data, side, item_id, field)
 
 
-def write_calls(state: Path) -> int:
-    conn = sqlite3.connect(state, timeout=30)
-    try:
-        row = conn.execute("SELECT value FROM faults WHERE key = 'write_calls'").fetchone()
-    finally:
-        conn.close()
-    return int(row[0]) if row else 0
+def write_calls(data: Path) -> int:
+    return outside.write_calls(data)
 
 
-def plant_store_quantities(state: Path, store_ids: Sequence[str], rng: random.Random) -> None:
-    """Set these store quantities off (up by 1..9, so never negative), bumping version and the
-    change clock as a vendor would: a sync --to store then has one write per item."""
-    conn = sqlite3.connect(state, timeout=30)
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.executemany(
-                "UPDATE items SET quantity = quantity + ?, version = version + 1, modified = ? "
-                "WHERE side = 'store' AND id = ?",
-                [(rng.randint(1, 9), now, item_id) for item_id in store_ids],
-            )
-    finally:
-        conn.close()
+def plant_store_quantities(data: Path, store_ids: Sequence[str], rng: random.Random) -> None:
+    """Set these store quantities off (up by 1..9, so never negative), as a seller would in the
+    control panel: a sync --to store then has one write per item."""
+    held = outside.values(data)
+    outside.set_values(
+        data,
+        "store",
+        "quantity",
+        {i: int(held[("store", i)][0] or 0) + rng.randint(1, 9) for i in store_ids},
+    )
 
 
 def in_sync_with_quantity(rows: Iterable[Row]) -> list[Row]:
@@ -230,17 +207,9 @@ def zero_backoffice(data: Path, n: int) -> list[str]:
             if r.store and r.backoffice and r.store.quantity and not r.store.is_base
         ][:n]
     assert len(rows) == n, (len(rows), n)
-    conn = sqlite3.connect(state_path(data), timeout=30)
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.executemany(
-                "UPDATE items SET quantity = 0, version = version + 1, modified = ? "
-                "WHERE side = 'backoffice' AND id = ?",
-                [(now, r.backoffice.id) for r in rows if r.backoffice],
-            )
-    finally:
-        conn.close()
+    outside.set_values(
+        data, "backoffice", "quantity", {r.backoffice.id: 0 for r in rows if r.backoffice}
+    )
     return [r.sku for r in rows]
 
 

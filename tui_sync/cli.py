@@ -41,9 +41,9 @@ from tui_sync.connectors.base import ConnectorError
 from tui_sync.lock import PairBusy
 from tui_sync.model import SIDES, Plan, Row, Side, Status, side_label
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.remote import SandboxStateError
-from tui_sync.sandbox.state import ensure_sandbox, state_path
+from tui_sync.sandbox import state as sandbox_state
+from tui_sync.sandbox.pair import uses_sandbox
+from tui_sync.sandbox.state import SandboxStateError, ensure_sandbox
 from tui_sync.sync import (
     NothingToDo,
     SyncError,
@@ -285,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
 def ensure_sandbox_for(data_dir: Path, pair: PairConfig) -> None:
     """A first use of the sandbox generates its catalog: with progress on stderr here, not
     silently inside a connector."""
-    if "sandbox" in (pair.store.kind, pair.backoffice.kind):
+    if uses_sandbox(pair):
         ensure_sandbox(data_dir, progress=_generate_progress)
 
 
@@ -305,8 +305,8 @@ def _generate_progress(done: int, total: int) -> None:
 
 
 def _sandbox_report(data_dir: Path, made: bool) -> None:
-    path = state_path(data_dir)
-    meta = remote.info(path) or {}
+    path = sandbox_state.sandbox_dir(data_dir)
+    meta = sandbox_state.info(data_dir) or {}
     size = int(str(meta.get("size", 0)))
     what = "generated" if made else "kept the existing"
     created = inert(str(meta.get("created", "?")))
@@ -334,8 +334,7 @@ def _open_tui(
     # generates its catalog, which is not worth doing for a console that cannot start.
     for side in SIDES:
         connection = pair.store if side == "store" else pair.backoffice
-        if connection.kind != "sandbox":
-            capabilities(connection, side)  # an unknown or unavailable kind says so here
+        capabilities(connection, side)  # an unknown or unavailable kind says so here
     _need_terminal()
     ensure_sandbox_for(data_dir, pair)
     check_pair(data_dir, pair)

@@ -108,10 +108,42 @@ class PairConfig:
     quantity_buffer: QuantityBuffer | None = None
 
 
+def _sandbox_secret(connection: str, key: str, value: str) -> Secret:
+    return Secret("inline", value, f"connections.{connection}.{key}")
+
+
+# The built-in pair: a sandbox BigCommerce store and a sandbox QuickBooks company, reached by
+# the real connectors over HTTP on 127.0.0.1 (tui_sync.sandbox.pair starts their servers and
+# fills in the URLs). Its secrets are the sandboxes' own, valid nowhere else; the placeholder
+# origin is a loopback port nothing listens on, so no vendor is ever reached by mistake.
+SANDBOX_UNSERVED = "http://127.0.0.1:9"
 SANDBOX_PAIR = PairConfig(
     name="sandbox",
-    store=Connection("sandbox-store", "sandbox", {"side": "store"}),
-    backoffice=Connection("sandbox-books", "sandbox", {"side": "backoffice"}),
+    store=Connection(
+        "sandbox-store",
+        "bigcommerce",
+        {
+            "store_hash": "sandbox",
+            "token": _sandbox_secret("sandbox-store", "token", "sandbox-store-token"),
+            "api_url": SANDBOX_UNSERVED,
+        },
+    ),
+    backoffice=Connection(
+        "sandbox-books",
+        "quickbooks",
+        {
+            "realm_id": "9130",
+            "client_id": _sandbox_secret("sandbox-books", "client_id", "sandbox-client-id"),
+            "client_secret": _sandbox_secret(
+                "sandbox-books", "client_secret", "sandbox-client-secret-0123"
+            ),
+            "refresh_token": _sandbox_secret(
+                "sandbox-books", "refresh_token", "sandbox-refresh-token"
+            ),
+            "api_url": SANDBOX_UNSERVED,
+            "token_url": SANDBOX_UNSERVED + "/oauth2/v1/tokens/bearer",
+        },
+    ),
 )
 
 
@@ -194,6 +226,8 @@ KINDS: dict[str, _Kind] = {
     ),
     "square": _Kind(("access_token", "location_id"), _HTTP, ("access_token",)),
     "csv": _Kind(("path",), ("columns", "orders", "writable")),
+    # The built-in sandbox's store or back office in a pair of one's own: read as that side's
+    # connection (BigCommerce or QuickBooks on loopback) when a pair names it.
     "sandbox": _Kind((), ("side",)),
 }
 CSV_COLUMNS = ("sku", "name", "brand", "quantity", "price", "cost", "parent_sku", "options")
@@ -333,9 +367,15 @@ class _Reader:
         if not isinstance(ref, str) or ref not in known:
             names = ", ".join(known) or "none configured"
             raise self.fail(where, f"no connection named {ref!r} (known: {names})")
-        if known[ref].settings.get("side", side) != side:
+        connection = known[ref]
+        if connection.kind != "sandbox":
+            return connection
+        if connection.settings.get("side", side) != side:
             raise self.fail(where, f"connection {ref!r} is the sandbox's {other_side(side)} side")
-        return known[ref]
+        # The built-in sandbox's side, under this connection's name: served on loopback and
+        # reached by the real connector of its vendor (tui_sync.sandbox.pair).
+        own = SANDBOX_PAIR.store if side == "store" else SANDBOX_PAIR.backoffice
+        return Connection(connection.name, own.kind, own.settings)
 
     # -- value checks: (reader, value, key path) -> the setting's value ----------------------
 

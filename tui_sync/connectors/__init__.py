@@ -23,15 +23,11 @@ if TYPE_CHECKING:
 def _unavailable(connection: Connection) -> ConfigError:
     return ConfigError(
         f"connections.{connection.name}: kind {connection.kind!r} has no connector in this "
-        "version of tui-sync (available: sandbox, csv, bigcommerce, quickbooks)"
+        "version of tui-sync (available: csv, bigcommerce, quickbooks)"
     )
 
 
 def capabilities(connection: Connection, side: Side) -> Capabilities:
-    if connection.kind == "sandbox":
-        from tui_sync.connectors.sandbox import capabilities_for
-
-        return capabilities_for(side)
     if connection.kind == "csv":
         from tui_sync.connectors import csvfile
 
@@ -56,13 +52,6 @@ def open_connector(
 ) -> Connector:
     """A connector for one side. HTTP connectors share `client` (one per pair: see
     `pair_connectors`); opening one makes no network call."""
-    if connection.kind == "sandbox":
-        from tui_sync.connectors.sandbox import SandboxConnector
-        from tui_sync.sandbox.state import ensure_sandbox, state_path
-
-        ensure_sandbox(data_dir)
-        connector: Connector = SandboxConnector(state_path(data_dir), side)
-        return connector
     if connection.kind == "csv":
         from tui_sync.connectors.csvfile import CsvConnector
 
@@ -87,20 +76,30 @@ async def pair_connectors(data_dir: Path, pair: PairConfig) -> AsyncIterator[Con
     """Both connectors of a pair, on one shared HTTP client, closed on the way out whatever
     happens."""
     from tui_sync.connectors.http import new_client
+    from tui_sync.sandbox.pair import serving
 
-    async with new_client() as client:
-        statuses = pair.pending_statuses
-        store = open_connector(data_dir, pair.store, "store", statuses, client)
-        try:
-            backoffice = open_connector(data_dir, pair.backoffice, "backoffice", statuses, client)
-        except BaseException:
-            await store.aclose()
-            raise
-        try:
-            yield Connectors(store, backoffice)
-        finally:
-            await store.aclose()
-            await backoffice.aclose()
+    # The sandbox pair's servers start here, on loopback, for as long as its connectors live.
+    with serving(data_dir, pair) as pair:
+        async with new_client() as client, _opened(data_dir, pair, client) as connectors:
+            yield connectors
+
+
+@asynccontextmanager
+async def _opened(
+    data_dir: Path, pair: PairConfig, client: httpx.AsyncClient
+) -> AsyncIterator[Connectors]:
+    statuses = pair.pending_statuses
+    store = open_connector(data_dir, pair.store, "store", statuses, client)
+    try:
+        backoffice = open_connector(data_dir, pair.backoffice, "backoffice", statuses, client)
+    except BaseException:
+        await store.aclose()
+        raise
+    try:
+        yield Connectors(store, backoffice)
+    finally:
+        await store.aclose()
+        await backoffice.aclose()
 
 
 def check_pair(data_dir: Path, pair: PairConfig) -> None:
@@ -108,8 +107,16 @@ def check_pair(data_dir: Path, pair: PairConfig) -> None:
     not a traceback from inside the console later."""
     import asyncio
 
+    from tui_sync.connectors.http import new_client
+    from tui_sync.sandbox.pair import uses_sandbox
+    from tui_sync.sandbox.state import ensure_sandbox
+
+    if uses_sandbox(pair):
+        # Its catalog, not its servers: they start with the work that needs them.
+        ensure_sandbox(data_dir)
+
     async def check() -> None:
-        async with pair_connectors(data_dir, pair):
+        async with new_client() as client, _opened(data_dir, pair, client):
             pass
 
     asyncio.run(check())

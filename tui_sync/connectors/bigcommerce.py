@@ -279,11 +279,14 @@ class BigCommerceConnector:
                 if isinstance(o, dict)
             )
             own_price, own_cost = _num(v.get("price"), "price"), _num(v.get("cost_price"), "cost")
+            labels = ", ".join(label for _, label in options if label)
             items.append(
                 Item(
                     id=f"{pid}:{int(v['id'])}",
                     sku=str(v.get("sku") or "") or None,
-                    name=name,
+                    # A variant has no name of its own: the store shows the product's with
+                    # the variant's option values, as a back office names such an item.
+                    name=f"{name} ({labels})" if labels else name,
                     brand=brand,
                     quantity=_qty(v.get("inventory_level")),
                     # A null variant price is the product's [S3]; a null cost likewise

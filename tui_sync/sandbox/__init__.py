@@ -1,5 +1,5 @@
-"""The built-in sandbox: a seeded catalog (`catalog`) kept as "remote" state in SQLite (`remote`).
-
-`tui_sync.connectors.sandbox.SandboxConnector` reads and writes that state as a store or a back
-office would, so `demo`, the tests and the benchmarks need no account and no network.
+"""The built-in sandbox pair: a seeded catalog (`catalog`) laid out as a BigCommerce store and a
+QuickBooks Online company (`seed`, persisted by `state`), served on 127.0.0.1 (`pair`,
+`bigcommerce_api`, `quickbooks_api`) and reached by the real connectors over HTTP, so `demo`,
+the tests and the benchmarks need no account and no network beyond loopback.
 """

@@ -17,16 +17,22 @@ is answered 422 and kept in `spec_errors`, which the tests assert empty. Every a
 
 Fault switches (`faults`, all off by default, set by tests): `latency_ms`, `fail_5xx` (the next
 N requests answer 500), `storm` (the next N answer 429; `storm_style` `reset`, `window` or
-`retry` picks which headers say when to come back), `lose_write` (the next N writes are applied,
-then the connection closes without an answer), `malformed` (the next N reads answer a cut JSON
-body), `reject_variant` (a variants batch holding this id is refused, 422), `empty_200` (an empty
-orders page is `200 []` rather than 204).
+`retry` picks which headers say when to come back), `throttle_writes` (the next N writes answer
+429), `lose_write` (the next N writes are applied, then the connection closes without an
+answer), `malformed` (the next N reads answer a cut JSON body), `reject_variant` (a variants
+batch holding this id is refused, 422), `reject_sku` (every write to the item with this SKU is
+refused, 422), `empty_200` (an empty orders page is `200 []` rather than 204), and, counting
+write calls in the state (so over every process that serves it): `lose_at` (the Nth write is
+applied, its answer lost) and `crash_at` (the Nth write is applied, then the serving process
+dies before answering, as under kill -9); `change_at_write` ({"item", "field", "value"}) is an
+edit made in the control panel just as the next write arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sqlite3
 import time
@@ -41,6 +47,8 @@ from tui_sync.connectors.bigcommerce_wire import STATUSES, dumps, loads
 from tui_sync.sandbox import bigcommerce_state as st
 from tui_sync.sandbox.bigcommerce_spec import Validator, validator
 
+# Catalog money fields by the names the connectors' items give them.
+FIELDS = {"price": "price", "cost_price": "cost"}
 ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
 
 
@@ -84,6 +92,33 @@ class BigCommerceSandbox:
             return True
         return False
 
+    def _count_write(self) -> int:
+        """Write calls over every process that served this store (`crash_at` counts them)."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO counters VALUES ('write_calls', 1) ON CONFLICT(name) "
+                "DO UPDATE SET value = value + 1"
+            )
+            (calls,) = self.conn.execute(
+                "SELECT value FROM counters WHERE name = 'write_calls'"
+            ).fetchone()
+        return int(calls)
+
+    def _refused(self, table: str, row_id: object) -> bool:
+        """The `reject_sku` switch: every write to the item with this SKU is refused."""
+        sku = self.faults.get("reject_sku")
+        if not sku:
+            return False
+        # The table name is one of two literals from the callers, never outside text.
+        found = self.sql(f"SELECT sku FROM {table} WHERE id = ?", row_id)
+        return bool(found) and found[0][0] == sku
+
+    def _applied(self, item_id: str, field: str, value: object) -> None:
+        self.conn.execute(
+            "INSERT INTO applied (item_id, field, value) VALUES (?, ?, ?)",
+            (item_id, field, None if value is None else str(value)),
+        )
+
     def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
         with self.conn:
             return self.conn.execute(query, args).fetchall()
@@ -104,8 +139,20 @@ class BigCommerceSandbox:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        lose = request.method == "PUT" and self._fault("lose_write")
+        write = request.method == "PUT"
+        lose = write and self._fault("lose_write")
+        calls = self._count_write() if write else 0
+        lose = lose or (write and str(calls) == str(self.faults.get("lose_at")))
+        behind = self.faults.pop("change_at_write", None) if write else None
+        if isinstance(behind, dict):  # someone else's edit lands just before this write
+            with self.conn:
+                st.set_item_value(self.conn, str(behind["item"]), behind["field"], behind["value"])
+        if write and self._fault("throttle_writes"):  # "come back in a second" [S5]
+            await self._throttled("retry")(scope, receive, send)
+            return
         response = await self.handle(request)
+        if write and str(calls) == str(self.faults.get("crash_at")):
+            os._exit(137)  # applied and committed, never answered: what kill -9 does
         if lose and response.status_code < 300:
             # Applied, and the answer never arrives: start it, then drop the connection.
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -272,14 +319,18 @@ class BigCommerceSandbox:
         for item in items:
             if not self.sql("SELECT 1 FROM products WHERE id = ?", item["id"]):
                 return self.error(404, f"Product {item['id']} not found")
+            if self._refused("products", item["id"]):
+                return self.error(422, "The store refused this product", {"price": "invalid"})
         with self.conn:
             for item in items:
                 for name in ("price", "cost_price"):
                     if name in item:
+                        stored = st.money_text(item[name])
                         self.conn.execute(
                             f"UPDATE products SET {name} = ?, date_modified = ? WHERE id = ?",
-                            (f"{item[name]}", st.stamp(), item["id"]),
+                            (stored, st.stamp(), item["id"]),
                         )
+                        self._applied(str(item["id"]), FIELDS[name], stored)
         return self._echo_products([i["id"] for i in items])
 
     def _echo_products(self, ids: list[int]) -> Response:
@@ -295,7 +346,9 @@ class BigCommerceSandbox:
             return refused
         errors = []
         for item in items:
-            if item["id"] == self.faults.get("reject_variant"):
+            if item["id"] == self.faults.get("reject_variant") or self._refused(
+                "variants", item["id"]
+            ):
                 errors.append({"price": "The store refused this price"})
             elif not self.sql("SELECT 1 FROM variants WHERE id = ?", item["id"]):
                 errors.append({"id": f"Variant {item['id']} not found"})
@@ -311,7 +364,7 @@ class BigCommerceSandbox:
             for item in items:
                 for name in ("price", "cost_price"):
                     if name in item:
-                        value = None if item[name] is None else f"{item[name]}"
+                        value = None if item[name] is None else st.money_text(item[name])
                         self.conn.execute(
                             f"UPDATE variants SET {name} = ? WHERE id = ?", (value, item["id"])
                         )
@@ -323,6 +376,14 @@ class BigCommerceSandbox:
                 product = self.conn.execute(
                     "SELECT * FROM products WHERE id = ?", (variant[1],)
                 ).fetchone()
+                # The base variant of a product without options is the product's own item.
+                item_id = (
+                    str(variant[1]) if product[8] == variant[0] else f"{variant[1]}:{variant[0]}"
+                )
+                for name in ("price", "cost_price"):
+                    if name in item:
+                        stored = variant[3] if name == "price" else variant[4]
+                        self._applied(item_id, FIELDS[name], stored)
                 data.append(st.variant_json(variant, product))
         return Response(dumps({"data": data, "meta": {}}), media_type="application/json")
 
@@ -343,14 +404,22 @@ class BigCommerceSandbox:
         if len(items) > 2000:
             return self.error(413, "The maximum items allowed in the array is 2000")
         queued = []
+        named: list[str] = []  # the item id of each queued adjustment
         for item in items:
             if item["location_id"] != 1:
                 return self.error(422, f"Location {item['location_id']} does not exist", {})
             if item["quantity"] < 0:  # the exact text is UNVERIFIED (CONNECTORS.md 1.3)
                 return self.error(422, "Inventory level cannot be negative", {})
+            refused = (
+                ("variants", item["variant_id"])
+                if "variant_id" in item
+                else ("products", item.get("product_id"))
+            )
+            if self._refused(*refused):
+                return self.error(422, "The store refused this adjustment", {})
             if "variant_id" in item:
                 row = self.sql(
-                    "SELECT p.inventory_tracking FROM variants v JOIN products p "
+                    "SELECT p.inventory_tracking, p.id FROM variants v JOIN products p "
                     "ON p.id = v.product_id WHERE v.id = ?",
                     item["variant_id"],
                 )
@@ -364,6 +433,7 @@ class BigCommerceSandbox:
                         {},
                     )
                 queued.append((None, item["variant_id"], item["quantity"]))
+                named.append(f"{row[0][1]}:{item['variant_id']}")
             elif "product_id" in item:
                 row = self.sql(
                     "SELECT inventory_tracking FROM products WHERE id = ?", item["product_id"]
@@ -373,6 +443,7 @@ class BigCommerceSandbox:
                         422, f"[Item with product_id {item['product_id']} is tracked by variant]"
                     )
                 queued.append((item["product_id"], None, item["quantity"]))
+                named.append(str(item["product_id"]))
             else:
                 return self.error(422, "Identify items by product_id or variant_id", {})
         due = time.time() + self.adjust_delay
@@ -382,6 +453,8 @@ class BigCommerceSandbox:
                 "VALUES (?, ?, ?, ?, ?)",
                 [(due, p, v, q, body.get("reason")) for p, v, q in queued],
             )
+            for item_id, (_, _, quantity) in zip(named, queued, strict=True):
+                self._applied(item_id, "quantity", quantity)
         return Response(
             json.dumps({"transaction_id": str(uuid.uuid4())}), media_type="application/json"
         )

@@ -39,6 +39,13 @@ CREATE TABLE IF NOT EXISTS adjustments (
 CREATE TABLE IF NOT EXISTS applied_adjustments (
     seq INTEGER PRIMARY KEY, applied TEXT NOT NULL, product_id INTEGER, variant_id INTEGER,
     quantity INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+# Every value a write applied, item ids as the connector names them ("12", "12:34"): what the
+# tests hold a sync's journal against (nothing lost, nothing doubled).
+APPLIED = """
+CREATE TABLE IF NOT EXISTS applied (
+    seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT);
 """
 
 BRANDS = ("Northwind Apparel", "Ironclad", "Hearthside", "Bluebird", "Forge & Co")
@@ -56,15 +63,15 @@ def open_state(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # a test double: speed over durability
-    conn.executescript(SCHEMA)
+    conn.executescript(SCHEMA + APPLIED)
     return conn
 
 
 def seed(conn: sqlite3.Connection, products: int = 300, seed_value: int = 9) -> None:
     """`products` products, a third with options (3 to 9 variants), and orders in every status."""
     rng = random.Random(seed_value)
-    if conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
-        return
+    if products <= 0 or conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
+        return  # none asked for, or a store already there (the sandbox pair's own catalog)
     start = time.time() - 86400
     with conn:
         conn.executemany("INSERT INTO brands VALUES (?, ?)", enumerate(BRANDS, 1))
@@ -159,6 +166,61 @@ def apply_due(conn: sqlite3.Connection) -> None:
                 "INSERT INTO applied_adjustments VALUES (?, ?, ?, ?, ?, ?)",
                 (seq, stamp(), pid, vid, quantity, reason),
             )
+
+
+def money_text(value: object) -> str:
+    """Money as the store keeps it: a double, so 38.0000 comes back as 38.00 (two places at
+    least, no trailing zeros beyond them), never the digits it was sent with."""
+    amount = Decimal(str(value)).normalize()
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        amount = amount.quantize(Decimal("0.01"))
+    return f"{amount:f}"
+
+
+# An item's own columns by the connector's field names (a variant's name is its product's).
+COLUMNS: dict[str, str] = {
+    "quantity": "inventory_level",
+    "price": "price",
+    "cost": "cost_price",
+    "sku": "sku",
+    "name": "name",
+}
+
+
+def item_target(conn: sqlite3.Connection, item_id: str) -> tuple[str, int, int]:
+    """(table, row id, product id) holding a store item's own values, the item named as the
+    connector names it ("12" a product, "12:34" a variant); LookupError if there is none."""
+    pid_text, _, vid_text = item_id.partition(":")
+    try:
+        pid = int(pid_text)
+        vid = int(vid_text) if vid_text else None
+    except ValueError:
+        raise LookupError(f"no store item with id {item_id!r}") from None
+    if vid is None:
+        if not conn.execute("SELECT 1 FROM products WHERE id = ?", (pid,)).fetchone():
+            raise LookupError(f"no store item with id {item_id!r}")
+        return "products", pid, pid
+    found = conn.execute("SELECT 1 FROM variants WHERE id = ? AND product_id = ?", (vid, pid))
+    if not found.fetchone():
+        raise LookupError(f"no store item with id {item_id!r}")
+    return "variants", vid, pid
+
+
+def set_item_value(conn: sqlite3.Connection, item_id: str, field: str, value: object) -> None:
+    """Change one of an item's values as the control panel would (inside the caller's
+    transaction), bumping its product's date_modified."""
+    table, row_id, pid = item_target(conn, item_id)
+    if field == "name":
+        table, row_id = "products", pid
+    stored: object = value
+    if value is not None and field == "quantity":
+        stored = int(str(value))
+    elif value is not None and field in ("price", "cost"):
+        stored = money_text(value)
+    # The column comes from the closed mapping above, never from outside text.
+    conn.execute(f"UPDATE {table} SET {COLUMNS[field]} = ? WHERE id = ?", (stored, row_id))
+    conn.execute("UPDATE products SET date_modified = ? WHERE id = ?", (stamp(), pid))
 
 
 def num(text: str | None) -> Decimal | None:

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tui_sync.sandbox import remote
-
 MAX_SIZE = 1_000_000
 CHUNK = 10_000
 BLOCK = 2000
@@ -91,6 +89,44 @@ CENTS = ("99", "49", "95", "00")
 PENDING_STATUSES = ("Awaiting Fulfillment", "Awaiting Shipment", "Awaiting Payment")
 POSTED_STATUSES = ("Completed", "Shipped")
 
+# The scratch file the catalog is drawn into, before `seed` lays it out as the two vendors hold
+# it: one row per item and side (store ids "product:variant", bases "product"; back-office ids
+# plain numbers), money as exact text, options "Name=Value;Name=Value"; and store order lines,
+# posted = 1 once the back office has imported the order.
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    side TEXT NOT NULL, id TEXT NOT NULL, sku TEXT, name TEXT NOT NULL, brand TEXT,
+    quantity INTEGER, price TEXT, cost TEXT, parent_id TEXT,
+    is_base INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE orders (
+    order_id TEXT NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL,
+    status TEXT NOT NULL, posted INTEGER NOT NULL DEFAULT 0
+);
+"""
+# Built after the bulk load: maintaining them row by row would cost more than one sort at the end.
+INDEXES = """
+CREATE INDEX items_page ON items (side);
+CREATE UNIQUE INDEX items_id ON items (side, id);
+"""
+ITEM_COLUMNS = (
+    "side, id, sku, name, brand, quantity, price, cost, parent_id, is_base, options, version"
+)
+
+
+def encode_options(options: tuple[tuple[str, str], ...]) -> str:
+    return ";".join(f"{name}={value}" for name, value in options)
+
+
+def decode_options(text: str | None) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    pairs = (part.partition("=") for part in text.split(";"))
+    return tuple((name, value) for name, _, value in pairs)
+
+
 _Row = tuple[
     str, str, str | None, str, str | None, int | None, str, str | None, str | None, int, str, int
 ]
@@ -153,7 +189,7 @@ class _Generator:
 
     def _flush(self) -> None:
         self.conn.executemany(
-            f"INSERT INTO items ({remote.ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             self.rows,
         )
         self.conn.executemany("INSERT INTO orders VALUES (?,?,?,?,?)", self.orders)
@@ -285,7 +321,7 @@ class _Generator:
             self._order(sku, rng.randint(1, 3), True)  # history the back office already posted
         text_price, text_cost = _money(price), _money(cost)
         store_parent = parents[0] if parents else None
-        encoded = remote.encode_options(options) if options else ""
+        encoded = encode_options(options) if options else ""
         if label != "BO":
             self.variant_id += 1
             store_id = f"{store_parent or self.product_id}:{self.variant_id}"
@@ -318,7 +354,7 @@ class _Generator:
                     _money(b_cost),
                     b_parent,
                     0,
-                    encoded if b_options is options else remote.encode_options(b_options),
+                    encoded if b_options is options else encode_options(b_options),
                     1,
                 )
             )
@@ -371,7 +407,7 @@ def generate(
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """(Re)create the sandbox state at `path` with about `size` SKUs per side, deterministically.
+    """(Re)create the catalog at `path` with about `size` SKUs per side, deterministically.
 
     `progress(done, total)` is called as SKUs are generated (a large catalog takes seconds), and
     once with done == total when the file is in place.
@@ -388,12 +424,12 @@ def generate(
             # Nothing to protect while generating: a crash just leaves a temp file to discard.
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
-            conn.executescript(remote.SCHEMA)
+            conn.executescript(SCHEMA)
             conn.execute("BEGIN")
             generator = _Generator(conn, size, seed)
             generator.progress = progress
             generator.run()
-            conn.executescript(remote.INDEXES)  # executescript commits first; fine, same file
+            conn.executescript(INDEXES)  # executescript commits first; fine, same file
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             meta = {
                 "size": str(size),

@@ -27,12 +27,15 @@ from tui_sync.connectors.qbo_wire import dumps, loads
 COMPANY_TZ = timezone(timedelta(hours=-8))
 ENTITIES = ("Item", "SalesReceipt", "Invoice")
 DEFAULT_MAX, MAX_MAX = 100, 1000
+BUSY_TIMEOUT_S = 10.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY, type TEXT NOT NULL, active INTEGER NOT NULL,
     created REAL NOT NULL, updated REAL NOT NULL, body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS applied (
+    seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT);
 CREATE TABLE IF NOT EXISTS docs (
     entity TEXT NOT NULL, id INTEGER NOT NULL, doc_number TEXT, updated REAL NOT NULL,
     body TEXT NOT NULL
@@ -123,9 +126,18 @@ class Company:
     """One realm's data; thread-safe (the server answers from a thread pool)."""
 
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # WAL and a busy timeout: the console's process and a CLI sync may serve the same
+        # company at once, each from its own server.
+        self.conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
+        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
     # --- items ------------------------------------------------------------------------------
 
@@ -162,6 +174,15 @@ class Company:
         found = self.item(str(item["Id"]))
         assert found is not None
         return found
+
+    def applied(self, item_id: str, field: str, value: object) -> None:
+        """Record a value a write applied (the tests hold a journal against these)."""
+        text = None if value is None else f"{value:f}" if isinstance(value, Decimal) else str(value)
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO applied (item_id, field, value) VALUES (?, ?, ?)",
+                (item_id, field, text),
+            )
 
     def change(self, item_id: str, **fields: Any) -> dict[str, Any]:
         """Change an item behind the client's back, as a bookkeeper in QBO's UI would."""

@@ -43,6 +43,8 @@ CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret-0123"
 ACCESS_TTL = 3600.0
 RATE_PER_S = 10
+# Fields a write applied, recorded by the names the connector's items give them.
+APPLIED_FIELDS = {"quantity": "QtyOnHand", "price": "UnitPrice", "cost": "PurchaseCost"}
 
 
 @dataclass
@@ -62,12 +64,24 @@ class Faults:
 class QboSandbox:
     """The app plus its state, switches and records (tests read them directly)."""
 
-    def __init__(self, path: Path, realm: str = REALM, size: int = 300) -> None:
+    def __init__(
+        self,
+        path: Path,
+        realm: str = REALM,
+        size: int = 300,
+        validate: bool = True,
+        standing_token: str | None = None,
+    ) -> None:
         fresh = not path.exists()
         self.company = Company(path)
         if fresh:
             seed(self.company, size)
         self.realm = realm
+        # Items are checked against Finance.xsd (xmlschema, a test dependency) unless not.
+        self.validate = validate
+        # A refresh token that stays valid and comes back unrotated (QBO may keep one for a
+        # while [S36]): the sandbox pair's, which every process's server must accept.
+        self.standing_token = standing_token
         self.faults = Faults()
         self.grace = True
         self.validation_errors: list[str] = []
@@ -193,7 +207,7 @@ class QboSandbox:
             return self._invalid(["the body is not JSON"])
         from tui_sync.sandbox.qbo_xsd import validate_item
 
-        problems = validate_item(sent)
+        problems = validate_item(sent) if self.validate else []
         if not problems and sent.get("sparse") is not True:
             problems = ["only sparse updates are served (a full update would blank the rest)"]
         if problems:
@@ -231,6 +245,9 @@ class QboSandbox:
             )
             current["SyncToken"] = str(int(current["SyncToken"]) + 1)
             stored = self.company.put_item(current)
+            for field_name, wire_name in APPLIED_FIELDS.items():
+                if wire_name in sent:
+                    self.company.applied(item_id, field_name, stored.get(wire_name))
         with self.lock:
             hang = self.faults.hang_after_write > 0
             if hang:
@@ -256,6 +273,8 @@ class QboSandbox:
         if form.get("grant_type") != "refresh_token":
             return self._json({"error": "unsupported_grant_type"}, 400)
         old = str(form.get("refresh_token", ""))
+        if old and old == self.standing_token:
+            return self._grant(old)
         with self.lock:
             if not self.refresh_tokens.get(old):
                 return self._json({"error": "invalid_grant"}, 400)
@@ -267,15 +286,19 @@ class QboSandbox:
                 if successor == old:
                     self.refresh_tokens[before] = False
             new = self.issue_refresh_token()
-            access = "AT-" + secrets.token_urlsafe(24)
-            self.access_tokens[access] = time.time() + ACCESS_TTL
             self._successor[old] = new
+        return self._grant(new)
+
+    def _grant(self, refresh_token: str) -> Response:
+        access = "AT-" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.access_tokens[access] = time.time() + ACCESS_TTL
         return self._json(
             {
                 "token_type": "bearer",
                 "access_token": access,
                 "expires_in": int(ACCESS_TTL),
-                "refresh_token": new,
+                "refresh_token": refresh_token,
                 "x_refresh_token_expires_in": 8726400,
             }
         )

@@ -39,7 +39,8 @@ from tui_sync.connectors import capabilities
 from tui_sync.connectors.base import ConnectorError
 from tui_sync.export import FORMATS, ExportError, Format, clipboard_text, default_path, export_rows
 from tui_sync.model import Capabilities, Field, Plan, Row, Side, side_label
-from tui_sync.sandbox.remote import SandboxStateError
+from tui_sync.sandbox.pair import is_sandbox_side
+from tui_sync.sandbox.state import SandboxStateError
 from tui_sync.scheduler import guard_reasons, next_wait
 from tui_sync.selection import like_description, like_mask, mask_of
 from tui_sync.sync import store_buffer
@@ -154,7 +155,10 @@ def title_text(
     shortened in the middle. A side whose connection failed (`states`: "auth failed (401): …")
     is marked after its name until a refresh works. Names come from the config: plain text,
     never markup."""
-    sandbox = pair.store.kind == "sandbox" and pair.backoffice.kind == "sandbox"
+    # Both sides the built-in sandbox's (never a live store): else LIVE, in reverse video.
+    sandbox = is_sandbox_side(pair.store, "store") and is_sandbox_side(
+        pair.backoffice, "backoffice"
+    )
     names = [inert(pair.store.name), inert(pair.backoffice.name)]
     master = " (master)"
 
