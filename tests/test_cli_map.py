@@ -182,7 +182,7 @@ def test_suggest_ranks_the_look_alike_first(
     assert 1 <= len(found) <= 3
     best = found[0]
     assert (best["store_sku"], best["backoffice_sku"]) == ("HOOD-OO54", "HOOD-0054")
-    assert best["score"] >= 90
+    assert best["score"] >= 80  # 2 SKU edits, same name and price (QuickBooks keeps no brand)
     assert "SKU 2 edits apart" in best["why"] and "same name" in best["why"]
     assert any(w.startswith("same price") for w in best["why"])
     code, out, _ = cli(data_dir, capsys, "map", "--suggest")

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,6 @@ from tui_sync.sandbox import outside, pair
 from tui_sync.views import iter_rows
 
 SIZE = 300
-# Each call of the sandbox waits this long: the first process holds the pair for a few of them,
-# well past the second's start-up.
-HOLD_MS = 900
 QTY = ("sync", "--to", "store", "--fields", "quantity", "--sku")
 
 
@@ -45,6 +43,17 @@ QTY = ("sync", "--to", "store", "--fields", "quantity", "--sku")
 def home(tmp_path: Path) -> Iterator[Home]:
     with refreshed_home(tmp_path, SIZE) as home:
         yield home
+
+
+@pytest.fixture
+def gate(home: Home) -> Iterator[Path]:
+    """While this file exists the store's server holds every request: the first process stays
+    inside its run, holding the pair, until the test removes the file (no timing to race)."""
+    path = home.data / "store-gate"
+    path.touch()
+    pair.hold_store(home.data, path)
+    yield path
+    path.unlink(missing_ok=True)
 
 
 def holder(home: Home) -> dict[str, object] | None:
@@ -88,53 +97,51 @@ def refused_in_one_line(out: subprocess.CompletedProcess[str], names: str) -> No
     assert lines[0].startswith(f"tui-sync: pair '{PAIR}' is busy: {names} since "), lines
 
 
-def test_a_sync_during_a_refresh_refuses_in_one_line(home: Home) -> None:
+def test_a_sync_during_a_refresh_refuses_in_one_line(home: Home, gate: Path) -> None:
     rows = q_rows(home, 3)
-    # An incremental refresh with nothing new waits once per side (at once): twice as long.
-    pair.set_latency(home.data, 2 * HOLD_MS)
     slow = home.popen("refresh")
     record = held_by(home, "refresh")
     out = home.run(*QTY, skus(rows))
     assert slow.poll() is None  # the refresh still held the pair when the sync gave up
     refused_in_one_line(out, "refresh")
     assert f"(pid {slow.pid})" in out.stderr
+    gate.unlink()
     assert slow.wait(timeout=60) == 0
     assert run_ids(home.data) == [] and outside.applied_writes(home.data) == []
     assert record["pid"] == slow.pid
-    pair.set_latency(home.data, None)
     home.ok(*QTY, skus(rows))  # the pair is free again
     written_once(home, rows)
 
 
-def test_a_refresh_during_a_sync_refuses_and_the_sync_settles_all(home: Home) -> None:
+def test_a_refresh_during_a_sync_refuses_and_the_sync_settles_all(home: Home, gate: Path) -> None:
     rows = q_rows(home, 4)
-    pair.set_latency(home.data, HOLD_MS)
     slow = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     out = home.run("refresh")
     assert slow.poll() is None
     refused_in_one_line(out, f"sync {record['run']}")
+    gate.unlink()
     _, err = slow.communicate(timeout=60)
     assert slow.returncode == 0, err
     assert {e.result for e in journal_entries(home.data)} == {"done"}
     written_once(home, rows)
 
 
-def test_two_syncs_of_one_pair_the_second_refuses_naming_the_run(home: Home) -> None:
+def test_two_syncs_of_one_pair_the_second_refuses_naming_the_run(home: Home, gate: Path) -> None:
     rows = q_rows(home, 4)
-    pair.set_latency(home.data, HOLD_MS)
     first = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     second = home.run(*QTY, skus(rows))
     assert first.poll() is None
     refused_in_one_line(second, f"sync {record['run']}")
+    gate.unlink()
     assert first.wait(timeout=60) == 0
     assert run_ids(home.data) == [record["run"]]  # the second started no run
     written_once(home, rows)
 
 
 def test_a_second_sync_that_waits_queues_behind_the_first_and_doubles_nothing(
-    home: Home,
+    home: Home, gate: Path
 ) -> None:
     rows = q_rows(home, 4)
     with Cache.open(home.data) as cache:  # planned now, from the cache the first will change
@@ -147,12 +154,16 @@ def test_a_second_sync_that_waits_queues_behind_the_first_and_doubles_nothing(
             capabilities(SANDBOX_PAIR.store, "store"),
             capabilities(SANDBOX_PAIR.backoffice, "backoffice"),
         )
-    pair.set_latency(home.data, HOLD_MS)
     first = home.popen(*QTY, skus(rows))
     record = held_by(home, "sync", with_run=True)
     with pytest.raises(PairBusy, match=f"busy: sync {record['run']} since"):
         sync.apply(home.data, SANDBOX_PAIR, the_plan)  # no wait: refused at once
-    applied = sync.apply(home.data, SANDBOX_PAIR, the_plan, wait=60)
+    # The second starts waiting on the lock while the first is held at the gate; then the gate
+    # opens and the first makes its writes (several requests) while the second still waits.
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(sync.apply, home.data, SANDBOX_PAIR, the_plan, wait=60)
+        gate.unlink()
+        applied = second.result(timeout=120)
     assert first.wait(timeout=60) == 0
     with Cache.open(home.data) as cache:
         (one,) = journal.runs(cache, run_id=str(record["run"]))
@@ -165,9 +176,8 @@ def test_a_second_sync_that_waits_queues_behind_the_first_and_doubles_nothing(
     written_once(home, rows)
 
 
-def test_a_killed_holder_frees_the_pair_at_once(home: Home) -> None:
+def test_a_killed_holder_frees_the_pair_at_once(home: Home, gate: Path) -> None:
     rows = q_rows(home, 3)
-    pair.set_latency(home.data, HOLD_MS)
     slow = home.popen(*QTY, skus(rows))
     held_by(home, "sync", with_run=True)
     wait_for("a batch journaled", lambda: bool(journal_entries(home.data)))
@@ -175,6 +185,6 @@ def test_a_killed_holder_frees_the_pair_at_once(home: Home) -> None:
     slow.wait(timeout=10)
     with PairLock(home.data, PAIR, "test"):  # no wait: flock went with the process
         pass
-    pair.set_latency(home.data, None)
+    gate.unlink()
     home.ok("refresh")  # holds the pair, and settles what the killed sync left unknown
     assert "unknown" not in {e.result for e in journal_entries(home.data)}

@@ -4,7 +4,7 @@ purpose with `make snapshots` and review the diff."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from rich.style import Style
 from textual.color import Color as TextualColor
 from textual.filter import LineFilter
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from tests.conftest import make_app, settle
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
@@ -23,7 +24,7 @@ SIZES = [(80, 24), (120, 40)]
 SnapCompare = Callable[..., bool]
 
 
-def before(*keys: str) -> Callable[[Pilot[None]], object]:
+def before(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot)
         for key in keys:
@@ -96,4 +97,15 @@ def test_confirm_prompt(
 ) -> None:
     monkeypatch.setattr(ConfirmApply, "ARM_SECONDS", 0.0)
     keys = ("2", "space", "space", "space", "s", "tab", "down", "enter", "p", "a")
-    assert snap_compare(make_app(data_dir), terminal_size=(80, 24), run_before=before(*keys))
+    typed = before(*keys)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await typed(pilot)
+        # The count's input blinks its cursor twice a second: held still (shown), so the
+        # picture does not depend on when it was taken.
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+            box._cursor_visible = True
+        await pilot.pause()
+
+    assert snap_compare(make_app(data_dir), terminal_size=(80, 24), run_before=run_before)

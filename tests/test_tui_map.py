@@ -6,7 +6,6 @@ the mapped pair."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from tests.conftest import FIXED_TIME, make_app, settle
 from tests.screen import raw_controls, screen_text
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
-from tui_sync.model import Item
+from tui_sync.model import Item, Side
 from tui_sync.reconcile import reconcile
 from tui_sync.refresh import refresh
+from tui_sync.sandbox import outside
 from tui_sync.sync import policy_for
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
@@ -162,16 +162,13 @@ async def test_m_on_a_matched_row_says_so_and_opens_nothing(data_dir: Path) -> N
         assert app.counts["unmatched"] == 6
 
 
-def remote_item(data_dir: Path, side: str, item_id: str) -> tuple[object, ...]:
-    conn = sqlite3.connect(data_dir / "sandbox.db")
-    try:
-        found = conn.execute(
-            "SELECT quantity, price FROM items WHERE side = ? AND id = ?", (side, item_id)
-        ).fetchone()
-    finally:
-        conn.close()
-    assert found is not None
-    return tuple(found)
+def remote_item(data_dir: Path, side: Side, item_id: str) -> tuple[object, ...]:
+    """(quantity, price) as the vendor's sandbox holds them now, compared as numbers."""
+    quantity, price, _ = outside.values(data_dir)[(side, item_id)]
+    return (
+        None if quantity is None else Decimal(quantity),
+        None if price is None else Decimal(price),
+    )
 
 
 async def test_a_mapping_created_in_the_console_survives_a_refresh_and_syncs(

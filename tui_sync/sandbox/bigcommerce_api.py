@@ -25,7 +25,9 @@ refused, 422), `empty_200` (an empty orders page is `200 []` rather than 204), a
 write calls in the state (so over every process that serves it): `lose_at` (the Nth write is
 applied, its answer lost) and `crash_at` (the Nth write is applied, then the serving process
 dies before answering, as under kill -9); `change_at_write` ({"item", "field", "value"}) is an
-edit made in the control panel just as the next write arrives.
+edit made in the control panel just as the next write arrives; `hold_while` (a file path)
+holds every request while that file exists, so a test keeps a process inside its run for
+exactly as long as it needs, whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -193,6 +195,9 @@ class BigCommerceSandbox:
         latency = int(self.faults.get("latency_ms", 0) or 0)
         if latency:
             await asyncio.sleep(latency / 1000)
+        hold = self.faults.get("hold_while")
+        while hold and os.path.exists(str(hold)):
+            await asyncio.sleep(0.02)
         if self._fault("storm"):
             return self._throttled(str(self.faults.get("storm_style", "reset")))
         now = time.monotonic()

@@ -81,6 +81,12 @@ def set_switches(
     switches_path(data_dir).write_text(json.dumps(current), encoding="utf-8")
 
 
+def hold_store(data_dir: Path, gate: Path | None) -> None:
+    """The store's server holds every request while `gate` exists (None: never): a test makes
+    the file, starts a run, and removes the file when it has seen what it needs."""
+    set_switches(data_dir, store={"hold_while": None if gate is None else str(gate)})
+
+
 def set_latency(data_dir: Path, ms: int | None) -> None:
     """Every answer of both servers this much later (None: at once)."""
     set_switches(data_dir, store={"latency_ms": ms}, books={"latency_ms": ms})
