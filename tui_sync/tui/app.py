@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import time
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -194,6 +195,24 @@ def title_text(
     return build(False, False, max(4, spare // 2))
 
 
+def rate_text(moved: int, seconds: float, total: int | None, done: int) -> str:
+    """The progress line's pace, as ` · 85/s · 21 s left`: how fast the work goes since it
+    began and, with a total, how long the rest takes at that pace; nothing until a second has
+    passed and something moved."""
+    if seconds < 1 or moved <= 0:
+        return ""
+    rate = moved / seconds
+    shown = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+    if not total or done >= total:
+        return f" · {shown}"
+    left = (total - done) / rate
+    if left < 90:
+        return f" · {shown} · {left:.0f} s left"
+    if left < 5400:
+        return f" · {shown} · {left / 60:.0f} min left"
+    return f" · {shown} · {left / 3600:.1f} h left"
+
+
 class TuiSyncApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-sync"
@@ -250,6 +269,10 @@ class TuiSyncApp(App[None]):
         self._mask_next = 0
         self._masks_ready: dict[int, tuple[GridSource, bytearray | None, bool, str]] = {}
         self._counted_since_open = False
+        # When the work in progress began (monotonic seconds) and how far it was then: the
+        # rate and time left of the progress line are measured from there.
+        self.monotonic: Callable[[], float] = time.monotonic
+        self._progress_since: tuple[str, float, int] | None = None
         # The order of the view (`o`, `O`) and a breakdown line it is narrowed to (`F`): both
         # stay across views, filters and refreshes until changed.
         self.sort: Sort = SKU_ORDER
@@ -990,6 +1013,7 @@ class TuiSyncApp(App[None]):
 
     def _finish(self, message: str) -> None:
         self.busy = None
+        self._progress_since = None
         self._cache_seen()  # what our own run wrote is not someone else's change
         self.query_one("#progress").display = False
         self._status(message)
@@ -1111,9 +1135,14 @@ class TuiSyncApp(App[None]):
     def on_progress(self, message: Progress) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=message.total, progress=message.done)
+        now = self.monotonic()
+        since = self._progress_since
+        if since is None or since[0] != message.label or message.done < since[2]:
+            since = self._progress_since = (message.label, now, message.done)
         done = f" {message.done:,}/{message.total:,}" if message.total else ""
+        pace = rate_text(message.done - since[2], now - since[1], message.total, message.done)
         # Progress repaints the label (its width is fixed: 1fr), without a re-layout.
-        self._status(f"{message.label}{done}", layout=False)
+        self._status(f"{message.label}{done}{pace}", layout=False)
 
     def _take_counts(self, counts: dict[str, int]) -> None:
         """Counts a worker made after its work; with a filter on, the filtered ones instead."""
