@@ -13,7 +13,7 @@ from tui_sync.config import SANDBOX_PAIR
 from tui_sync.connectors import capabilities
 from tui_sync.export import export_plan
 from tui_sync.model import Row
-from tui_sync.sandbox import remote
+from tui_sync.sandbox import outside
 from tui_sync.sync import plan
 
 SIZE = 400
@@ -59,7 +59,7 @@ def test_a_value_changed_since_refuses_the_plan_and_names_it(home: Home) -> None
     path = saved_plan(home, rows)
     moved = rows[1].store
     assert moved is not None and isinstance(moved.quantity, int)
-    remote.set_value(home.state, "store", moved.id, "quantity", moved.quantity + 7)
+    outside.set_value(home.data, "store", moved.id, "quantity", moved.quantity + 7)
     home.ok("refresh")
     before = fingerprint(home.root)
     out = home.run("sync", "--plan", str(path))

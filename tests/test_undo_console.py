@@ -5,7 +5,6 @@ someone else changed since the run is said plainly and never overwritten."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,13 @@ from textual.widgets import SelectionList
 
 from tests.conftest import make_app, settle
 from tests.screen import screen_text
+from tests.writekit import remote_value
 from tui_sync import journal
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.connectors import capabilities
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import state_path
+from tui_sync.sandbox import outside
 from tui_sync.sync import apply, plan
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
@@ -44,29 +43,15 @@ class Synced:
 
 
 def store_quantity(data_dir: Path, item_id: str) -> str:
-    conn = sqlite3.connect(state_path(data_dir))
-    try:
-        (value,) = conn.execute(
-            "SELECT quantity FROM items WHERE side = 'store' AND id = ?", (item_id,)
-        ).fetchone()
-    finally:
-        conn.close()
-    return str(value)
+    """The quantity the sandbox store holds for this item now, as its control panel shows it."""
+    held = remote_value(data_dir, "store", item_id, "quantity")
+    assert held is not None, item_id
+    return held
 
 
 def someone_else_sets(data_dir: Path, item_id: str, quantity: int) -> None:
-    """A person editing the store by hand, as the vendor records it (version, change clock)."""
-    conn = sqlite3.connect(state_path(data_dir))
-    try:
-        with conn:
-            now = remote.tick(conn)
-            conn.execute(
-                "UPDATE items SET quantity = ?, version = version + 1, modified = ? "
-                "WHERE side = 'store' AND id = ?",
-                (quantity, now, item_id),
-            )
-    finally:
-        conn.close()
+    """A person editing the store by hand, as the vendor records it (`date_modified` bumped)."""
+    outside.set_value(data_dir, "store", item_id, "quantity", quantity)
 
 
 def sync_three(data_dir: Path) -> Synced:

@@ -162,9 +162,12 @@ def apply_due(conn: sqlite3.Connection) -> None:
                 )
             conn.execute("UPDATE products SET date_modified = ? WHERE id = ?", (stamp(), pid))
             conn.execute("DELETE FROM adjustments WHERE seq = ?", (seq,))
+            # Numbered here, in the order applied: a pending adjustment's seq is reused by SQLite
+            # once the table is empty, so it cannot name the applied one.
             conn.execute(
-                "INSERT INTO applied_adjustments VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, stamp(), pid, vid, quantity, reason),
+                "INSERT INTO applied_adjustments "
+                "(applied, product_id, variant_id, quantity, reason) VALUES (?, ?, ?, ?, ?)",
+                (stamp(), pid, vid, quantity, reason),
             )
 
 
