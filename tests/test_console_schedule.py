@@ -16,14 +16,20 @@ from textual.pilot import Pilot
 
 from tests.conftest import FIXED_TIME, settle
 from tests.screen import screen_text
-from tests.writekit import SCRIPT, journal_entries, plant_store_quantities, run_ids, zero_backoffice
+from tests.writekit import (
+    SCRIPT,
+    journal_entries,
+    plant_store_quantities,
+    run_ids,
+    write_calls,
+    zero_backoffice,
+)
 from tui_sync import journal
 from tui_sync.cache import AutoTick
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.lock import PairLock
 from tui_sync.model import Status
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import state_path
+from tui_sync.sandbox import outside, pair
 from tui_sync.tui.app import TuiSyncApp, local_time
 
 EVERY = timedelta(minutes=15)
@@ -79,6 +85,12 @@ async def next_tick(pilot: Pilot[None], app: TuiSyncApp, before: AutoTick | None
     await pilot.pause()
     assert app.last_tick is not None
     return app.last_tick
+
+
+def vendors(data_dir: Path) -> object:
+    """All the two vendors hold and were ever sent: their values, the writes they applied and
+    the write requests the store received."""
+    return outside.values(data_dir), outside.applied_writes(data_dir), write_calls(data_dir)
 
 
 def auto_runs(app: TuiSyncApp) -> list[journal.Run]:
@@ -156,7 +168,7 @@ async def test_a_busy_pair_fails_the_tick_in_one_line_then_the_next_still_syncs_
             for r in app.grid.source.fetch(0, 400)  # type: ignore[union-attr]
             if r.status is Status.IN_SYNC and r.store and r.backoffice and not r.store.is_base
         ][:5]
-        plant_store_quantities(state_path(data_dir), store_ids, random.Random(7))
+        plant_store_quantities(data_dir, store_ids, random.Random(7))
         timers.fire()
         again = await next_tick(pilot, app, busy)
         assert again.ok and again.summary == "5 written", again
@@ -164,13 +176,13 @@ async def test_a_busy_pair_fails_the_tick_in_one_line_then_the_next_still_syncs_
         assert "· next 12:15" in screen_text(app).splitlines()[-2]
         # A broken feed: the guard refuses; nothing is written and nothing is confirmed.
         zero_backoffice(data_dir, 120)
-        runs_before, remote_before = run_ids(data_dir), remote.info(state_path(data_dir))
+        runs_before, remote_before = run_ids(data_dir), vendors(data_dir)
         timers.fire()
         refused = await next_tick(pilot, app, again)
         assert not refused.ok and refused.summary.startswith("refused by a guard: ")
         assert "guard_zeroed 20%" in refused.summary
         assert run_ids(data_dir) == runs_before
-        assert remote.info(state_path(data_dir)) == remote_before
+        assert vendors(data_dir) == remote_before
         assert f"auto {local_time(refused.at)} refused by a guard" in screen_text(app)
         assert timers.armed[-1].seconds == EVERY.total_seconds()  # not retried sooner
 
@@ -197,26 +209,23 @@ async def test_a_tick_due_during_the_consoles_own_refresh_waits_for_it(data_dir:
 
 
 async def test_stopping_the_schedule_mid_tick_finishes_the_batch_in_flight(data_dir: Path) -> None:
-    import sqlite3
-
-    # 150 store quantities off: three batches of 50 to the store.
-    conn = sqlite3.connect(state_path(data_dir))
+    # 150 store quantities off (no pending order on them): three batches of 50 to the store.
+    ordered = {sku for _, sku, _ in outside.pending_orders(data_dir)}
+    held = outside.values(data_dir)
     ids = [
-        str(r[0])
-        for r in conn.execute(
-            "SELECT id FROM items WHERE side = 'store' AND is_base = 0 AND quantity >= 0 "
-            "AND sku NOT IN (SELECT sku FROM orders) ORDER BY rowid LIMIT 150"
-        )
-    ]
-    conn.close()
-    for item_id in ids:
-        remote.set_value(state_path(data_dir), "store", item_id, "quantity", 1000)
+        item_id
+        for item_id, sku in outside.skus(data_dir, "store").items()
+        if sku not in ordered and int(held[("store", item_id)][0] or 0) >= 0
+    ][:150]
+    assert len(ids) == 150
+    outside.set_values(data_dir, "store", "quantity", dict.fromkeys(ids, 1000))
     timers = Timers()
     app = console(data_dir, timers)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        # Each call waits 800 ms: the tick is still writing when the schedule is stopped.
-        remote.set_faults(state_path(data_dir), latency_ms=800)
+        # Each call waits 800 ms: the tick is still writing when the schedule is stopped. (The
+        # switches are read when the tick's process starts the sandbox's servers: after `A`.)
+        pair.set_latency(data_dir, 800)
         await pilot.press("A")
         await until(
             pilot,
@@ -265,7 +274,8 @@ async def test_a_manual_sync_from_a_shell_during_a_tick_is_refused_in_one_line(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         # Each call waits 3 s: the tick holds the pair for many seconds after it takes it.
-        remote.set_faults(state_path(data_dir), latency_ms=3000)
+        # (Read by the tick's process when it starts the sandbox's servers, on `A`.)
+        pair.set_latency(data_dir, 3000)
         await pilot.press("A")
         await until(pilot, "the tick to hold the pair", lambda: holder() == "auto")
         config = data_dir.parent / "config.toml"
@@ -281,7 +291,6 @@ async def test_a_manual_sync_from_a_shell_during_a_tick_is_refused_in_one_line(
         assert manual.returncode == 1
         (line,) = err.decode().splitlines()
         assert line.startswith("tui-sync: pair 'sandbox' is busy: auto ")
-        remote.set_faults(state_path(data_dir), latency_ms=None)
         await pilot.press("A")  # the tick ends soon, and well (wherever the stop found it)
         tick = await next_tick(pilot, app, None)
         assert tick.ok and all(r.count("unknown") == 0 for r in auto_runs(app))

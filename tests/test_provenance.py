@@ -17,8 +17,7 @@ from tui_sync import cli, journal
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.model import Row, Status
-from tui_sync.sandbox import remote
-from tui_sync.sandbox.state import state_path
+from tui_sync.sandbox import outside
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.row_detail import RowDetailScreen
 from tui_sync.views import iter_rows
@@ -63,7 +62,7 @@ def written(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Written:
     (run_id,) = re.findall(r"\br-\d{8}-\d{4}\b", out.splitlines()[-1])
     # Someone changes one of them in the store after our run; the next refresh reads it.
     assert theirs.store is not None
-    remote.set_value(state_path(data_dir), "store", theirs.store.id, "quantity", 999)
+    outside.set_value(data_dir, "store", theirs.store.id, "quantity", 999)
     tui_sync(data_dir, capsys, "refresh")
     return Written(run_id, ours, theirs, untouched)
 
