@@ -20,6 +20,8 @@ SHOTS = {
     "details.svg": ("d", "2"),
     "details-80x24.svg": ("d", "2"),
     "sync-plan.svg": ("4", "space", "space", "space", "space", "s", "p"),
+    "breakdown.svg": ("2", "F"),
+    "map-picker.svg": ("7", "m"),
 }
 
 
@@ -33,6 +35,8 @@ async def shoot(data_dir: Path, name: str, keys: tuple[str, ...]) -> None:
             await pilot.pause(0.05)
         for key in keys:
             await pilot.press(key)
+        # A breakdown or a picker is computed in a worker: wait for it to reach the screen.
+        await app.workers.wait_for_complete()
         await pilot.pause()
         app.save_screenshot(name, str(HERE))
     print(HERE / name)
