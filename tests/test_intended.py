@@ -17,7 +17,6 @@ from tui_sync.config import SANDBOX_PAIR
 from tui_sync.connectors import capabilities
 from tui_sync.model import CODES, FIELD_CODES, Row, Status
 from tui_sync.refresh import refresh
-from tui_sync.sandbox.state import state_path
 from tui_sync.sync import apply, plan
 from tui_sync.views import iter_rows, view_counts
 
@@ -84,13 +83,12 @@ def test_ignore_price_reads_i_leaves_the_out_of_sync_views_and_is_refused(
     # `--exit-code` does not count an intended difference as out of sync.
     assert cli(data_dir, "diff", "--status", "in_sync", "--exit-code") == 0
 
-    state = state_path(data_dir)
-    remote = remote_items(state)
+    remote = remote_items(data_dir)
     assert cli(data_dir, "sync", "--to", "store", "--fields", "price", "--sku", row.sku) == 0
     out = capsys.readouterr().out
     assert "intended difference: clearance price" in out
     assert "nothing to write" in out
-    assert remote_items(state) == remote
+    assert remote_items(data_dir) == remote
 
 
 def test_a_mark_survives_a_full_refresh_and_unignore_restores_the_n(
@@ -198,14 +196,13 @@ def test_a_mark_made_after_the_plan_is_still_never_written(data_dir: Path) -> No
         )
         assert len(the_plan.changes) == 2
         intended.mark(cache, SANDBOX_PAIR, out[0].sku, "quantity", "counted by hand")
-    state = state_path(data_dir)
-    before = remote_items(state)
+    before = remote_items(data_dir)
     run = apply(data_dir, SANDBOX_PAIR, the_plan).run
     by_sku = {e.sku: e for e in run.changes}
     assert by_sku[out[0].sku].result == "refused"
     assert "intended difference: counted by hand" in (by_sku[out[0].sku].reason or "")
     assert by_sku[out[1].sku].result == "done"
-    after = remote_items(state)
+    after = remote_items(data_dir)
     assert out[0].store is not None and out[1].store is not None
     assert after[("store", out[0].store.id)] == before[("store", out[0].store.id)]
     assert after[("store", out[1].store.id)] != before[("store", out[1].store.id)]
@@ -221,7 +218,7 @@ def test_an_undo_restores_a_field_marked_since(data_dir: Path) -> None:
     assert cli(data_dir, "ignore", row.sku, "quantity") == 0
     assert cli(data_dir, "undo", run_id) == 0
     assert row.store is not None
-    restored = remote_items(state_path(data_dir))[("store", row.store.id)]
+    restored = remote_items(data_dir)[("store", row.store.id)]
     assert str(restored[0]) == str(row.store.quantity)
 
 
@@ -257,11 +254,10 @@ def test_a_tick_never_writes_a_marked_field(data_dir: Path) -> None:
     with Cache.open(data_dir) as cache:
         for r in out:
             intended.mark(cache, SANDBOX_PAIR, r.sku, "quantity", "")
-    state = state_path(data_dir)
-    before = remote_items(state)
+    before = remote_items(data_dir)
     result = asyncio.run(scheduler.tick(data_dir, SANDBOX_PAIR, asyncio.Event()))
     assert result.ok, result.line
-    after = remote_items(state)
+    after = remote_items(data_dir)
     for r in out:
         assert r.store is not None
         assert after[("store", r.store.id)][0] == before[("store", r.store.id)][0]

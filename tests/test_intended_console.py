@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, RadioSet
 from tests.conftest import FIXED_TIME, settle
 from tests.screen import screen_text
 from tui_sync.config import SANDBOX_PAIR
-from tui_sync.model import QuantityBuffer, Row
+from tui_sync.model import CODES, QuantityBuffer, Row
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.intended import IntendedDialog
 from tui_sync.tui.screens.row_detail import RowDetailScreen
@@ -81,7 +81,10 @@ async def test_i_marks_the_price_and_the_row_leaves_the_price_view_at_once(
         line = next(ln for ln in grid_lines(app) if row.sku in ln)
         assert "Intended" in line
         codes = line.split("Intended", 1)[1].split()
-        assert codes == ["S", "S", "S", "S", "S", "S", "S", "I", "S"], line
+        # The row as it was with its price now I: nothing else moved, and nothing else differs
+        # (a "-" is a cell with nothing to compare, such as a brand QuickBooks does not hold).
+        assert codes == ["I" if c == "P" else row.cells[c] for c in CODES], line
+        assert "N" not in codes and codes.count("I") == 1, line
 
         await pilot.press("enter")
         assert isinstance(app.screen, RowDetailScreen)

@@ -19,8 +19,7 @@ from tui_sync.cli import main
 from tui_sync.config import load_config
 from tui_sync.model import FIELD_CODES, FIELDS, Field, Side, other_side
 from tui_sync.refresh import refresh
-from tui_sync.sandbox import catalog
-from tui_sync.sandbox.state import STATE_FILE
+from tui_sync.sandbox.state import FOLDER, ensure_sandbox
 from tui_sync.views import iter_rows
 
 SIZE = 150
@@ -33,9 +32,9 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / STATE_FILE
-    catalog.generate(path, SIZE)
-    return path
+    path = tmp_path_factory.mktemp("template")
+    ensure_sandbox(path, size=SIZE)
+    return path / FOLDER
 
 
 @pytest.fixture
@@ -47,7 +46,7 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
 def home(template: Path, scratch: Path, master: Side, fields: list[Field]) -> Path:
     root = scratch / f"h{len(list(scratch.iterdir()))}"
     (root / "data").mkdir(parents=True)
-    shutil.copy(template, root / "data" / STATE_FILE)
+    shutil.copytree(template, root / "data" / FOLDER)
     listed = ", ".join(f'"{f}"' for f in fields)
     (root / "config.toml").write_text(
         '[connections.s]\nkind = "sandbox"\nside = "store"\n'
@@ -98,8 +97,7 @@ def test_a_marked_field_is_never_written(
                 assert item is not None
                 for covered in FIELDS if whole else (name,):
                     protected.add((side, item.id, covered))
-    state = data / STATE_FILE
-    before = remote_items(state)
+    before = remote_items(data)
     base = ["--config", str(config), "--data-dir", str(data)]
     if how == "sync":
         target = other_side(master)
@@ -108,7 +106,7 @@ def test_a_marked_field_is_never_written(
     else:
         code = main([*base, "auto", "--once"])
     assert code in (0, 1)  # 1: a conflict or a guard; neither may write a marked field
-    after = remote_items(state)
+    after = remote_items(data)
     for side, item_id, name in protected:
         k = FIELDS.index(name)
         assert after[(side, item_id)][k] == before[(side, item_id)][k], (side, item_id, name)
