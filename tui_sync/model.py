@@ -145,6 +145,10 @@ class Capabilities:
     max_in_flight: int = 4
     # True when `read_items(since=...)` returns only what changed since a watermark.
     incremental: bool = False
+    # Seconds a write the API accepted may take to show in a read (BigCommerce applies stock
+    # adjustments asynchronously): a lost answer is read back until then before a value still
+    # as before is called "not applied".
+    applies_within_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -532,15 +532,27 @@ class _Settler:
         unknown = [c for c in batch.changes if by_id.get(c.id, _NO_ANSWER).outcome == "unknown"]
         if unknown:
             # The answer was lost: read the target back rather than guess. A read that fails
-            # too leaves the changes unknown, for `recover` to settle later.
-            current: dict[str, Item] | None
-            try:
-                current = await read_many(target, sorted({c.item_id for c in unknown}))
-            except Exception:
-                current = None
-            if current is not None:
-                for change in unknown:
-                    by_id[change.id] = _settled_by_read(change, current.get(change.item_id))
+            # too leaves the changes unknown, for `recover` to settle later. Where the API
+            # applies writes late, a value still as before is read again until it may show.
+            side = unknown[0].side
+            connection = self.pair.store if side == "store" else self.pair.backoffice
+            wait = capabilities(connection, side).applies_within_s
+            deadline = asyncio.get_running_loop().time() + wait
+            while unknown:
+                current: dict[str, Item] | None
+                try:
+                    current = await read_many(target, sorted({c.item_id for c in unknown}))
+                except Exception:
+                    break
+                settled = {c.id: _settled_by_read(c, current.get(c.item_id)) for c in unknown}
+                by_id.update(settled)
+                unknown = [c for c in unknown if settled[c.id].reason == NOT_APPLIED]
+                if unknown and asyncio.get_running_loop().time() >= deadline:
+                    if wait:  # it may still land: for `recover`, not a guess
+                        by_id.update({c.id: _NO_ANSWER for c in unknown})
+                    break
+                if unknown:
+                    await asyncio.sleep(min(0.25, wait))
 
         def record(cache: Cache) -> None:
             keys: set[str] = set()
@@ -560,6 +572,7 @@ class _Settler:
 
 
 _NO_ANSWER = WriteResult(0, "unknown", "no answer for this change")
+NOT_APPLIED = "no answer, and not applied: safe to sync again"
 
 
 def _settled_by_read(change: Change, item: Item | None) -> WriteResult:
@@ -570,9 +583,7 @@ def _settled_by_read(change: Change, item: Item | None) -> WriteResult:
     if now is not None and change.after is not None and Decimal(now) == Decimal(change.after):
         return WriteResult(change.id, "done", "confirmed by reading back", now, item.version)
     if now == change.before:
-        return WriteResult(
-            change.id, "rejected", "no answer, and not applied: safe to sync again", now
-        )
+        return WriteResult(change.id, "rejected", NOT_APPLIED, now)
     return WriteResult(
         change.id, "conflict", f"{change.field} is {now} now (no answer to our write)", now
     )

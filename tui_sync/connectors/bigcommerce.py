@@ -83,6 +83,7 @@ CAPABILITIES = Capabilities(
     read_batch=50,
     max_in_flight=4,
     incremental=True,
+    applies_within_s=CONFIRM_S,
 )
 
 
