@@ -396,3 +396,14 @@ def test_a_refresh_reads_pending_orders_while_it_reads_the_items(
     first_order = next(i for i, p in enumerate(paths) if p.endswith("/v2/orders"))
     last_page = max(i for i, p in enumerate(paths) if p.endswith("/v3/catalog/products"))
     assert first_order < last_page
+
+
+def test_a_location_other_than_the_default_is_refused_in_one_line(store: Store) -> None:
+    """Stock is read as the store's total; written to one other location it would be wrong."""
+    client = httpx.AsyncClient()
+    try:
+        with pytest.raises(ConnectorError, match=r"^connections\.shop: location_id 2: only "):
+            BigCommerceConnector(store.connection(location_id="2"), "store", client)
+        assert BigCommerceConnector(store.connection(location_id="1"), "store", client).location
+    finally:
+        asyncio.run(client.aclose())

@@ -119,6 +119,14 @@ class BigCommerceConnector:
         self.token = settings["token"]
         location = settings.get("location_id")
         self.location = DEFAULT_LOCATION if location is None else int(str(location))
+        if self.location != DEFAULT_LOCATION:
+            # Reads take the catalog's inventory_level, the store's total over its locations:
+            # writing one other location's level from it would set that location wrong. Until
+            # the per-location read is built, such a connection is refused, not half-served.
+            raise ConnectorError(
+                f"{self.name}: location_id {self.location}: only the default location "
+                f"({DEFAULT_LOCATION}) is supported for now; remove location_id"
+            )
         try:
             self.statuses = wire.status_ids(pending_statuses)
         except ValueError as exc:
