@@ -1,4 +1,4 @@
-"""kill -9 of a ~1,000-write sync through the real console script, at 20 seeded random points.
+"""kill -9 of a ~1,000-write sync through the real console script, at 12 seeded random points.
 
 Three ways to die: the sandbox itself dies right after applying batch N and before answering
 (`crash_at`: applied, never settled), a SIGKILL just after the Nth batch was journaled (sent,
@@ -39,7 +39,7 @@ from tui_sync.sandbox import outside, pair
 
 SIZE = 1200
 PLANT = 1000
-KILLS = 20
+KILLS = 12  # four of each way (the suite must stay well under 10 minutes)
 LATENCY_MS = 30
 SEED = 20261201
 SYNC = ("sync", "--to", "store", "--fields", "quantity", "--status", "out_of_sync")

@@ -282,6 +282,7 @@ class TuiSyncApp(App[None]):
         self.ordering = False  # an order is being computed (the status line says so)
         self._data_version = 0
         self._refreshed_at: str | None = None
+        self._grid: DiscrepancyGrid | None = None
         self._own_writes = 0  # the console's own writes in thread workers (marks), in flight
         # The schedule: off until `A`; its interval is the pair's `schedule`.
         self._arm_timer: ArmTimer = timer or self.set_timer
@@ -318,7 +319,11 @@ class TuiSyncApp(App[None]):
 
     @property
     def grid(self) -> DiscrepancyGrid:
-        return self.query_one(DiscrepancyGrid)
+        # Found once: a message handled as the app closes (its screen's widgets already gone)
+        # still has the grid it was about.
+        if self._grid is None:
+            self._grid = self.query_one(DiscrepancyGrid)
+        return self._grid
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -800,8 +805,10 @@ class TuiSyncApp(App[None]):
         self._mask_worker(ticket, grid.source, low, high + 1, False, "rows of the range")
 
     @on(DiscrepancyGrid.CursorMoved)
-    def _show_range(self) -> None:
-        bounds = self.grid.range_indices()
+    def _show_range(self, event: DiscrepancyGrid.CursorMoved | None = None) -> None:
+        # The grid the message names: one may still arrive as the app closes, its screen gone.
+        grid = self.grid if event is None or event.grid is None else event.grid
+        bounds = grid.range_indices()
         if bounds is not None:
             low, high = bounds
             self._status(f"Range: {high - low + 1:,} rows; v or space selects, Esc drops it")
