@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
+from tests.writekit import ram_dir
 from tui_sync.config import SANDBOX_PAIR
-from tui_sync.sandbox.state import ensure_sandbox
+from tui_sync.sandbox.state import FOLDER, ensure_sandbox
 from tui_sync.tui.app import TuiSyncApp
 
 SANDBOX_SIZE = 400
@@ -28,6 +30,22 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     ensure_sandbox(path, size=SANDBOX_SIZE)
     return path
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded 150-SKU sandbox's vendor state, made once per module: each hypothesis example
+    copies it into its own data dir rather than seeding one."""
+    path = tmp_path_factory.mktemp("template")
+    ensure_sandbox(path, size=150)
+    return path / FOLDER
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """A folder for an example's data dirs, in RAM where the machine has it."""
+    with ram_dir(tmp_path) as root:
+        yield root
 
 
 def make_app(data_dir: Path) -> TuiSyncApp:

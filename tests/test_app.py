@@ -14,6 +14,7 @@ from tests.conftest import settle as settle_console
 from tests.screen import screen_lines, screen_text
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.model import Status
+from tui_sync.sandbox.state import ensure_sandbox
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.grid import DiscrepancyGrid
 from tui_sync.tui.screens.confirm_apply import ConfirmApply
@@ -333,3 +334,18 @@ async def test_esc_stops_a_sync_between_batches_with_nothing_unknown(data_dir: P
         assert run.count("done") >= 50  # the batch in flight was finished, not abandoned
         assert all(c.result == "refused" for c in stopped)
         assert "written" in text(app, "#status-label")
+
+
+async def test_the_first_refresh_says_why_the_grid_is_empty(tmp_path: Path) -> None:
+    """A fresh data dir: before the first refresh lands, the empty grid names it, not
+    "No rows in this view"; once it lands, the rows are there."""
+    data = tmp_path / "fresh"
+    ensure_sandbox(data, size=60)
+    app = make_app(data)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.busy == "Refresh"
+        assert "for the first time" in screen_text(app)
+        await settle_console(pilot)
+        assert "for the first time" not in screen_text(app)
+        assert app.grid.empty_text == "No rows in this view"

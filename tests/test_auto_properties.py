@@ -6,25 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.writekit import PAIR, ram_dir, remote_items, run_ids, zero_backoffice
+from tests.writekit import PAIR, remote_items, run_ids, zero_backoffice
 from tui_sync import scheduler
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR, PairConfig
 from tui_sync.model import FIELDS, Field, Side, other_side
 from tui_sync.refresh import refresh
-from tui_sync.sandbox.state import FOLDER, ensure_sandbox
+from tui_sync.sandbox.state import FOLDER
 from tui_sync.views import iter_rows
 
-SIZE = 150
 # The cells that make a row out of sync (QP is not one: pending orders will settle it).
 CELLS: dict[Field, tuple[str, ...]] = {
     "quantity": ("Q", "QN"),
@@ -36,19 +33,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template")
-    ensure_sandbox(path, size=SIZE)
-    return path / FOLDER
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    with ram_dir(tmp_path) as root:
-        yield root
 
 
 def fresh(template: Path, scratch: Path) -> Path:

@@ -5,42 +5,26 @@ sandboxes, with marks on fields that really differ (a sync would write them unma
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.writekit import ram_dir, remote_items
+from tests.writekit import remote_items
 from tui_sync import intended
 from tui_sync.cache import Cache
 from tui_sync.cli import main
 from tui_sync.config import load_config
 from tui_sync.model import FIELD_CODES, FIELDS, Field, Side, other_side
 from tui_sync.refresh import refresh
-from tui_sync.sandbox.state import FOLDER, ensure_sandbox
+from tui_sync.sandbox.state import FOLDER
 from tui_sync.views import iter_rows
 
-SIZE = 150
 SETTINGS = settings(
     max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template")
-    ensure_sandbox(path, size=SIZE)
-    return path / FOLDER
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    with ram_dir(tmp_path) as root:
-        yield root
 
 
 def home(template: Path, scratch: Path, master: Side, fields: list[Field]) -> Path:

@@ -5,15 +5,13 @@ refresh and nothing outside the plan changed; undo restores every written value 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.writekit import PAIR, ram_dir, remote_items
+from tests.writekit import PAIR, remote_items
 from tui_sync.cache import Cache
 from tui_sync.config import SANDBOX_PAIR
 from tui_sync.connectors import capabilities
@@ -21,25 +19,11 @@ from tui_sync.model import FIELDS, Change, Field, Side, other_side
 from tui_sync.money import Number
 from tui_sync.refresh import refresh
 from tui_sync.sandbox import outside
-from tui_sync.sandbox.state import FOLDER, ensure_sandbox
+from tui_sync.sandbox.state import FOLDER
 from tui_sync.sync import apply, plan, plan_undo
 from tui_sync.views import iter_rows
 
-SIZE = 150
 CELL: dict[Field, str] = {"quantity": "Q", "price": "P", "cost": "C"}
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template")
-    ensure_sandbox(path, size=SIZE)
-    return path / FOLDER
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    with ram_dir(tmp_path) as root:
-        yield root
 
 
 def _same(held: str | None, value: Number | None) -> bool:

@@ -49,7 +49,7 @@ from tui_sync.text import inert
 from tui_sync.tui import actions, map_actions, themes, workers
 from tui_sync.tui.checkbox import TextCheckbox
 from tui_sync.tui.columns import fit_middle
-from tui_sync.tui.grid import DiscrepancyGrid, GridSource
+from tui_sync.tui.grid import EMPTY_TEXT, DiscrepancyGrid, GridSource
 from tui_sync.tui.messages import (
     AutoTickDone,
     CountsReady,
@@ -195,6 +195,9 @@ def title_text(
     return build(False, False, max(4, spare // 2))
 
 
+NOT_REFRESHED = "not refreshed yet"
+
+
 def rate_text(moved: int, seconds: float, total: int | None, done: int) -> str:
     """The progress line's pace, as ` · 85/s · 21 s left`: how fast the work goes since it
     began and, with a total, how long the rest takes at that pace; nothing until a second has
@@ -256,7 +259,7 @@ class TuiSyncApp(App[None]):
         self.counts: dict[str, int] = {}
         self.capabilities: dict[Side, Capabilities] = {}
         self.busy: str | None = None
-        self.last_refresh: str = "not refreshed yet"
+        self.last_refresh: str = NOT_REFRESHED
         # A side whose connection failed in the last refresh or sync, in a few words (none: the
         # side answered, or has not been asked yet); shown in the title until a refresh works.
         self.side_states: dict[Side, str] = {}
@@ -1020,6 +1023,7 @@ class TuiSyncApp(App[None]):
 
     def _finish(self, message: str) -> None:
         self.busy = None
+        self.grid.empty_text = EMPTY_TEXT
         self._progress_since = None
         self._cache_seen()  # what our own run wrote is not someone else's change
         self.query_one("#progress").display = False
@@ -1044,6 +1048,8 @@ class TuiSyncApp(App[None]):
 
     def action_refresh(self) -> None:
         if self._start("Refresh"):
+            if self.last_refresh == NOT_REFRESHED:  # a new user's first screen: say why empty
+                self.grid.empty_text = "Reading the store and the back office for the first time…"
             self._refresh_worker()
 
     @work(exclusive=True, group="refresh", exit_on_error=False)

@@ -167,6 +167,9 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
     show_details: reactive[bool] = reactive(False, init=False)
     cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
 
+    # What an empty view says: the app names the first refresh while it runs.
+    empty_text: reactive[str] = reactive(EMPTY_TEXT, init=False)
+
     def __init__(
         self,
         source: GridSource | None = None,
@@ -554,7 +557,7 @@ class DiscrepancyGrid(ScrollView, can_focus=True):
         if not self._count:
             if y != 1 + (self._body_height - 1) // 2:
                 return Strip.blank(width, self._style(""))
-            text = EMPTY_TEXT[:width].center(width)
+            text = self.empty_text[:width].center(width)
             return Strip([Segment(text, self._style("grid--empty"))], width)
         index = scroll_y + y - 1
         row = self._row(index)
