@@ -66,3 +66,16 @@ async def settle(pilot: Pilot[None]) -> None:
             return
         await pilot.pause(0.025)
     raise AssertionError("the console did not finish its first refresh")
+
+
+def clipboard(app: TuiSyncApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the app hands to Textual's OSC 52 clipboard, by wrapping the real method."""
+    sent: list[str] = []
+    real = app.copy_to_clipboard
+
+    def wrapped(text: str) -> None:
+        sent.append(text)
+        real(text)
+
+    monkeypatch.setattr(app, "copy_to_clipboard", wrapped)
+    return sent

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tests.conftest import make_app, settle
+from tests.conftest import clipboard, make_app, settle
 from tui_sync import guards, plan_io, report
 from tui_sync.cli import main
 from tui_sync.model import Change, Plan, Refusal
@@ -24,18 +24,6 @@ from tui_sync.tui.screens.sync_dialog import Scope, SyncDialog, cli_command
 @pytest.fixture(autouse=True)
 def no_arm_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ConfirmApply, "ARM_SECONDS", 0.0)
-
-
-def recorded(app: TuiSyncApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    sent: list[str] = []
-    real = app.copy_to_clipboard
-
-    def wrapped(text: str) -> None:
-        sent.append(text)
-        real(text)
-
-    monkeypatch.setattr(app, "copy_to_clipboard", wrapped)
-    return sent
 
 
 async def planned(app: TuiSyncApp, pilot: object, *keys: str) -> SyncDialog:
@@ -80,7 +68,7 @@ async def test_c_copies_the_cli_command_that_makes_the_same_plan(
 ) -> None:
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        sent = recorded(app, monkeypatch)
+        sent = clipboard(app, monkeypatch)
         dialog = await planned(app, pilot, "2", "space", "space", "space", "space")
         assert dialog.plan is not None
         shown = [line for line in report.plan_lines(dialog.plan) if line.startswith("  write ")]

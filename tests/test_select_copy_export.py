@@ -10,26 +10,13 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
-from tests.conftest import make_app, settle
+from tests.conftest import clipboard, make_app, settle
 from tui_sync import export
 from tui_sync.cli import main
 from tui_sync.model import CODES, Row, Status
 from tui_sync.tui.app import TuiSyncApp
 from tui_sync.tui.screens.export_dialog import ExportDialog
 from tui_sync.views import iter_rows
-
-
-def clipboard(app: TuiSyncApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the app hands to Textual's OSC 52 clipboard, by wrapping the real method."""
-    sent: list[str] = []
-    real = app.copy_to_clipboard
-
-    def wrapped(text: str) -> None:
-        sent.append(text)
-        real(text)
-
-    monkeypatch.setattr(app, "copy_to_clipboard", wrapped)
-    return sent
 
 
 async def done(app: TuiSyncApp, pilot: Pilot[None]) -> None:
